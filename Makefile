@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: setup
-	HF_HUB_OFFLINE=1 $(BIN)/recross run
+	DAGSTER_HOME=$(CURDIR) HF_HUB_OFFLINE=1 $(BIN)/recross run
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

@@ -1,0 +1,1 @@
+"""The recross Dagster code location: `dagster dev -m recross_assets.definitions`."""

@@ -1,0 +1,87 @@
+"""The `recross` command: the library's commands plus those that drive Dagster (`run`, `task add`).
+
+The library's CLI (recross.cli) knows nothing of Dagster; this module adds the commands that
+materialize assets or register partitions, and is the console entry point.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from recross.cli import cli, main as library_main, settings_from
+
+
+def _instance():
+    import dagster as dg
+
+    if not os.environ.get("DAGSTER_HOME"):
+        raise click.UsageError("DAGSTER_HOME is not set. Fix: export DAGSTER_HOME=$PWD from the "
+                               "repo root (it holds dagster.yaml), as `make run` does.")
+    return dg.DagsterInstance.get()
+
+
+def _ui_hint(settings) -> str:
+    from recross.tracking import tracking_uri
+
+    return ("open the Dagster UI:  DAGSTER_HOME=$PWD .venv/bin/dagster dev -m "
+            "recross_assets.definitions   (http://127.0.0.1:3000)\n"
+            f"open the MLflow UI:  .venv/bin/mlflow ui --backend-store-uri {tracking_uri(settings)}"
+            "   (http://127.0.0.1:5000)")
+
+
+@cli.command()
+@click.option("--retriever", "retrievers", multiple=True,
+              help="Only these retrievers (default: all five).")
+@click.pass_context
+def run(ctx: click.Context, retrievers: tuple[str, ...]) -> None:
+    """Materialize the whole asset graph for the chosen targets (RECROSS_TARGETS) through Dagster."""
+    from recross_assets.main_job import run_main_job
+    from recross_assets.resources import default_resources
+
+    settings = settings_from(ctx)
+    obj = ctx.find_root().obj
+    resources = default_resources(profile=settings.profile, home=str(settings.home))
+    if obj.get("config_file"):
+        resources["recross"].profile.config_file = str(obj["config_file"])
+    result = run_main_job(settings, instance=_instance(), resources=resources, echo=click.echo,
+                          retrievers=list(retrievers) or None)
+    click.echo("\n" + result.report_markdown)
+    click.echo(f"\ntargets: {', '.join(result.targets)}; retrievers: {', '.join(result.retrievers)}")
+    click.echo(f"materialized {result.materialized} asset partitions, reused {result.skipped}, "
+               f"in {result.seconds / 60:.1f} min")
+    click.echo(f"report and heatmap: {result.report_dir}/table1.md, "
+               f"{result.report_dir}/task_shares.png")
+    click.echo(_ui_hint(settings))
+
+
+@cli.group()
+def task() -> None:
+    """Your own target tasks (dynamic partitions of the per-target assets)."""
+
+
+@task.command("add")
+@click.argument("name")
+@click.option("--queries", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Unlabelled inputs: .jsonl (field `input`), .txt or .csv.")
+@click.option("--data", "labelled", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Optional labelled .jsonl/.csv for the evaluations asset.")
+@click.option("--column", default="input", show_default=True)
+@click.pass_context
+def task_add(ctx: click.Context, name: str, queries: Path, labelled: Path | None,
+             column: str) -> None:
+    """Register NAME as a target partition; its assets then materialize from the Dagster UI."""
+    from recross.pipeline.target import register_user_task
+    from recross_assets.partitions import register_targets
+
+    folder = register_user_task(settings_from(ctx), name, queries, labelled=labelled,
+                                column=column)
+    added = register_targets(_instance(), [name])
+    click.echo(f"task {name!r} stored in {folder}; "
+               + ("added as a target partition" if added else "partition already existed"))
+
+
+def main() -> None:
+    library_main()

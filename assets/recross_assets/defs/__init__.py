@@ -1,0 +1,1 @@
+"""Asset definitions by area: upstream, reranking, targets, report."""

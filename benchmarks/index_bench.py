@@ -1,0 +1,324 @@
+"""Example-index engines side by side: upsert rate, HNSW build, latency, recall@64, memory.
+
+For each pool size N and dimension d, one table row per engine: Qdrant Edge (HNSW at two ``ef``
+values, and exact search over the same shard), qdrant-client local mode (up to 100k points) and
+FAISS ``IndexFlatIP`` (the paper's engine, exact) as the reference. Recall@64 is measured against
+exact maximum-inner-product search (FAISS flat). Each engine runs in a fresh child process, so
+its resident memory is its own: ``RSS MB`` is the growth of the child's resident set from
+"vectors loaded" to "index built and searched".
+
+Vectors: real embeddings when a built Edge index of dimension d (with at least N + queries
+points) exists under the state folder (``--home``, default ``RECROSS_HOME`` or ``.recross``),
+otherwise random unit vectors; the table says which. ``--build-real N`` first builds such an
+index: N pool examples (seeded sample) encoded by the packaged all-MiniLM-L6-v2 (d = 384, unit
+vectors) through ``build_index``, resumable like any build. Re-run:
+
+    .venv/bin/python benchmarks/index_bench.py                 # N = 10k, 100k; d = 384, 1024
+    .venv/bin/python benchmarks/index_bench.py --large         # also N = 1M
+    .venv/bin/python benchmarks/index_bench.py --sizes 10000 --dims 384 --quick
+    .venv/bin/python benchmarks/index_bench.py --home /tmp/bench-home --build-real 100600
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+K = 64
+QUERY_BATCH = 16
+LOCAL_MODE_MAX_N = 100_000
+
+
+@dataclass(frozen=True)
+class Case:
+    n: int
+    dim: int
+    base_path: str  # .npy of (n, dim) float32
+    query_path: str  # .npy of (q, dim) float32
+    truth_path: str  # .npy of (q, K) int64: exact top-K row indices
+    source: str  # "real: <collection>" or "random unit"
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _examples(n: int) -> list[Any]:
+    from recross.data import Example
+
+    tasks = [f"task_{i:02d}" for i in range(36)]
+    return [Example(example_id=f"{tasks[i % 36]}|train|tpl_{i % 7}|#{i}", input="", answers=(),
+                    task=tasks[i % 36], split="train", template=f"tpl_{i % 7}", source_index=i,
+                    source_task=tasks[i % 36]) for i in range(n)]
+
+
+def _latencies(search, queries: np.ndarray, *, max_batches: int,
+               budget_s: float) -> tuple[list[float], list[list[int]]]:
+    """Run batch-16 searches (2 warm-up batches first); return per-batch ms and result rows."""
+    batches = [queries[i:i + QUERY_BATCH] for i in range(0, len(queries), QUERY_BATCH)]
+    for batch in batches[:2]:
+        search(batch)
+    times, rows = [], []
+    started = time.perf_counter()
+    for batch in batches[:max_batches]:
+        t = time.perf_counter()
+        rows.extend(search(batch))
+        times.append((time.perf_counter() - t) * 1000)
+        if time.perf_counter() - started > budget_s and len(times) >= 3:
+            break
+    return times, rows
+
+
+def _recall(rows: list[list[int]], truth: np.ndarray) -> float:
+    return float(np.mean([len(set(r) & set(t.tolist())) / K for r, t in zip(rows, truth)]))
+
+
+def _summary(engine: str, times: list[float], rows: list[list[int]], truth: np.ndarray,
+             **extra: Any) -> dict[str, Any]:
+    ordered = sorted(times)
+    return {"engine": engine, "p50_ms": statistics.median(ordered),
+            "p95_ms": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
+            "recall": _recall(rows, truth[:len(rows)]), "batches": len(times), **extra}
+
+
+def _run_qdrant(case: Case, backend: str, efs: list[int], max_batches: int,
+                budget_s: float) -> list[dict[str, Any]]:
+    from recross.config import IndexSettings
+    from recross.index import open_index
+
+    base = np.load(case.base_path)
+    queries, truth = np.load(case.query_path), np.load(case.truth_path)
+    examples = _examples(case.n)
+    position = {e.example_id: i for i, e in enumerate(examples)}
+    rss0 = _rss_mb()
+    home = Path(tempfile.mkdtemp(prefix="index-bench-"))
+    try:
+        index = open_index(IndexSettings(backend=backend), collection="bench", dimension=case.dim,
+                           encoder_name="bench", home=home)
+        t = time.perf_counter()
+        index.upsert(examples, base)
+        upsert_s = time.perf_counter() - t
+        t = time.perf_counter()
+        index.optimize()
+        build_s = time.perf_counter() - t
+        common = {"upsert_per_s": case.n / upsert_s,
+                  "build_s": build_s if backend == "edge" else None}
+
+        def searcher(**kwargs: Any):
+            def search(batch: np.ndarray) -> list[list[int]]:
+                return [[position[h.example_id] for h in row]
+                        for row in index.search(batch, k=K, **kwargs)]
+            return search
+
+        results = []
+        if backend == "edge":
+            for ef in efs:
+                times, rows = _latencies(searcher(exact=False, hnsw_ef=ef), queries,
+                                         max_batches=max_batches, budget_s=budget_s)
+                results.append(_summary(f"edge hnsw ef={ef}", times, rows, truth, **common))
+            times, rows = _latencies(searcher(exact=True), queries, max_batches=max_batches,
+                                     budget_s=budget_s)
+            results.append(_summary("edge exact", times, rows, truth, **common))
+        else:
+            times, rows = _latencies(searcher(), queries, max_batches=max_batches,
+                                     budget_s=budget_s)
+            results.append(_summary("qdrant-client local", times, rows, truth, **common))
+        rss = _rss_mb() - rss0
+        index.close()
+        return [{**r, "rss_mb": rss} for r in results]
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _run_faiss(case: Case, max_batches: int, budget_s: float) -> list[dict[str, Any]]:
+    import faiss
+
+    base = np.load(case.base_path)
+    queries, truth = np.load(case.query_path), np.load(case.truth_path)
+    rss0 = _rss_mb()
+    index = faiss.IndexFlatIP(case.dim)
+    t = time.perf_counter()
+    index.add(base)
+    upsert_s = time.perf_counter() - t
+
+    def search(batch: np.ndarray) -> list[list[int]]:
+        return index.search(batch, K)[1].tolist()
+
+    times, rows = _latencies(search, queries, max_batches=max_batches, budget_s=budget_s)
+    return [_summary("faiss IndexFlatIP", times, rows, truth, upsert_per_s=case.n / upsert_s,
+                     build_s=None, rss_mb=_rss_mb() - rss0)]
+
+
+def _child(engine: str, case: Case, efs: list[int], max_batches: int, budget_s: float,
+           threads: int, out: Any) -> None:
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    try:
+        if engine == "faiss":
+            import faiss
+
+            faiss.omp_set_num_threads(threads)
+            out.send(_run_faiss(case, max_batches, budget_s))
+        else:
+            out.send(_run_qdrant(case, engine, efs, max_batches, budget_s))
+    except Exception as exc:  # reported in the table instead of killing the whole run
+        out.send([{"engine": engine, "error": f"{type(exc).__name__}: {exc}"}])
+
+
+def run_engine(engine: str, case: Case, *, efs: list[int], max_batches: int, budget_s: float,
+               threads: int) -> list[dict[str, Any]]:
+    context = mp.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(engine, case, efs, max_batches, budget_s,
+                                                   threads, sender), daemon=True)
+    process.start()
+    result = receiver.recv()
+    process.join()
+    return result
+
+
+def real_vectors(home: Path, dim: int, need: int) -> tuple[np.ndarray, str] | None:
+    """Vectors of a built Edge index of dimension ``dim`` with at least ``need`` points."""
+    from recross.config import IndexSettings
+    from recross.index import open_index
+    from recross.index.base import Manifest
+    from recross.paths import StatePaths
+
+    root = StatePaths(home).qdrant
+    for manifest_path in sorted(root.glob("*/manifest.json")) if root.is_dir() else []:
+        manifest = Manifest.from_dict(json.loads(manifest_path.read_text("utf-8")))
+        if manifest is None or manifest.dimension != dim:
+            continue
+        collection = manifest_path.parent.name
+        with open_index(IndexSettings(), collection=collection, dimension=dim,
+                        encoder_name=manifest.encoder_name, home=home) as index:
+            if index.count() < need:
+                continue
+            vectors = np.concatenate([b.vectors for b in index.iter_batches(8192)])
+        order = np.random.default_rng(0).permutation(len(vectors))
+        return vectors[order[:need]], f"real: {collection} ({manifest.encoder_name})"
+    return None
+
+
+def build_real_index(home: Path, n: int, threads: int, max_length: int) -> None:
+    """Encode a seeded sample of ``n`` pool examples with the packaged MiniLM into an Edge index."""
+    import random
+
+    import torch
+    from recross.config import PACKAGED_MINILM, IndexSettings
+    from recross.data import load_upstream_pool, resolve_data_dir
+    from recross.index import build_index, collection_name, open_index
+    from recross.models.encoders import sentence_encoder
+
+    torch.set_num_threads(threads)
+    pool = load_upstream_pool(resolve_data_dir())
+    examples = random.Random(0).sample(pool.examples, min(n, len(pool)))
+    encoder = sentence_encoder(PACKAGED_MINILM, max_length=max_length, batch_size=64,
+                               device="cpu")
+    collection = collection_name(encoder.name, f"bench-sample-{len(examples)}")
+    with open_index(IndexSettings(), collection=collection, dimension=encoder.dimension,
+                    encoder_name=encoder.name, home=home) as index:
+        report = build_index(index, examples, encoder.encode, batch_size=512)
+    print(f"real index {collection}: {report.total} examples, {report.written} encoded now, "
+          f"{report.skipped} already there, {report.seconds:.0f} s\n")
+
+
+def make_case(n: int, dim: int, n_queries: int, home: Path, workdir: Path) -> Case:
+    found = real_vectors(home, dim, n + n_queries)
+    if found is not None:
+        vectors, source = found
+        base, queries = vectors[:n], vectors[n:]
+    else:
+        rng = np.random.default_rng(n + dim)
+        base = rng.standard_normal((n, dim)).astype(np.float32)
+        queries = rng.standard_normal((n_queries, dim)).astype(np.float32)
+        base /= np.linalg.norm(base, axis=1, keepdims=True)
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        source = "random unit"
+    import faiss
+
+    flat = faiss.IndexFlatIP(dim)
+    flat.add(base)
+    truth = flat.search(queries, K)[1]
+    paths = [workdir / f"{name}-{n}-{dim}.npy" for name in ("base", "queries", "truth")]
+    for path, array in zip(paths, (base, queries, truth)):
+        np.save(path, array)
+    return Case(n=n, dim=dim, base_path=str(paths[0]), query_path=str(paths[1]),
+                truth_path=str(paths[2]), source=source)
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def print_row(case: Case, row: dict[str, Any]) -> None:
+    label = f"{case.n:>9,} {case.dim:>5} {row['engine']:<20}"
+    if "error" in row:
+        print(f"{label} error: {row['error']}", flush=True)
+        return
+    print(f"{label} {row['upsert_per_s']:>10,.0f} {_fmt(row['build_s'], '8.1f')} "
+          f"{row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} {row['recall']:>7.3f} "
+          f"{row['rss_mb']:>8.0f}  {case.source}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--dims", type=int, nargs="+", default=[384, 1024])
+    parser.add_argument("--large", action="store_true", help="add N = 1,000,000")
+    parser.add_argument("--ef", type=int, nargs=2, default=[64, 256], metavar=("EF1", "EF2"))
+    parser.add_argument("--engines", nargs="+", default=["edge", "local", "faiss"],
+                        choices=["edge", "local", "faiss"])
+    parser.add_argument("--queries", type=int, default=512, help="query vectors (32 batches)")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer queries (128) and a 10 s search budget per engine")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--home", type=Path,
+                        default=Path(os.environ.get("RECROSS_HOME", ".recross")))
+    parser.add_argument("--build-real", type=int, default=0, metavar="N",
+                        help="first build a real MiniLM index of N pool examples under --home")
+    parser.add_argument("--real-max-length", type=int, default=128,
+                        help="tokens per text for --build-real (fewer: faster on a CPU)")
+    args = parser.parse_args()
+    # a killed run takes its engine child with it (daemon children end at interpreter exit)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.build_real:
+        build_real_index(args.home, args.build_real, args.threads, args.real_max_length)
+    sizes = sorted(set(args.sizes + ([1_000_000] if args.large else [])))
+    n_queries = 128 if args.quick else args.queries
+    budget_s = 10.0 if args.quick else 30.0
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"index benchmark: {os.cpu_count()} CPUs (load average {load}), {args.threads} "
+          f"threads, batch {QUERY_BATCH} x top-{K}, {n_queries} queries, recall vs exact "
+          "(FAISS flat)\n")
+    print(f"{'N':>9} {'d':>5} {'engine':<20} {'upsert/s':>10} {'build s':>8} {'p50 ms':>8} "
+          f"{'p95 ms':>8} {'rec@64':>7} {'RSS MB':>8}  vectors")
+    with tempfile.TemporaryDirectory(prefix="index-bench-data-") as tmp:
+        for dim in args.dims:
+            for n in sizes:
+                case = make_case(n, dim, n_queries, args.home, Path(tmp))
+                for engine in args.engines:
+                    if engine == "local" and n > LOCAL_MODE_MAX_N:
+                        continue
+                    for row in run_engine(engine, case, efs=args.ef,
+                                          max_batches=n_queries // QUERY_BATCH,
+                                          budget_s=budget_s, threads=args.threads):
+                        print_row(case, row)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Build an index from the upstream pool: resumable, batched, checked at the end."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from recross.data import Example
+from recross.errors import IndexStoreError
+from recross.index.base import ExampleIndex
+
+
+@dataclass
+class BuildReport:
+    """``written + skipped == total``; ``skipped`` were already stored by an earlier run."""
+
+    total: int
+    written: int
+    skipped: int
+    seconds: float
+
+
+def build_index(index: ExampleIndex, examples: Sequence[Example],
+                encode: Callable[[Sequence[str]], np.ndarray], *, batch_size: int,
+                progress: bool = True) -> BuildReport:
+    """Encode and store every example not yet in ``index``, batch by batch.
+
+    An interrupted build continues where it stopped: each batch first asks the index which ids
+    it already holds and encodes only the rest. Each upsert is durable before the next batch,
+    and the final count must equal ``len(examples)``. HNSW is not built here: call
+    ``index.optimize()`` once the bulk load is done.
+    """
+    if batch_size <= 0:
+        raise IndexStoreError(f"batch_size must be positive, got {batch_size}.")
+    started = time.perf_counter()
+    written = skipped = 0
+    with tqdm(total=len(examples), desc=f"index {index.collection}", unit="ex",
+              disable=None if progress else True) as bar:
+        for start in range(0, len(examples), batch_size):
+            batch = examples[start:start + batch_size]
+            present = index.existing_ids([e.example_id for e in batch])
+            missing = [e for e in batch if e.example_id not in present]
+            if missing:
+                index.upsert(missing, encode([e.input for e in missing]))
+            written += len(missing)
+            skipped += len(batch) - len(missing)
+            bar.update(len(batch))
+    stored = index.count()
+    if stored != len(examples):
+        raise IndexStoreError(
+            f"{index.where} holds {stored} points after the build, but the pool has "
+            f"{len(examples)} examples. Fix: a collection is meant for one pool; rebuild it from "
+            "scratch (delete it) or check that the pool has no duplicate example ids.")
+    return BuildReport(total=len(examples), written=written, skipped=skipped,
+                       seconds=time.perf_counter() - started)

@@ -1,0 +1,46 @@
+"""A few optimiser steps on a fresh copy of M: mining's many tiny fine-tunes (Algorithm 1).
+
+A plain loop on purpose: mining runs hundreds of 2-10 step fine-tunes, where building a
+Seq2SeqTrainer (arguments, accelerator, callbacks, scheduler) costs more than the steps
+themselves. Adaptation and upstream training, which run long, use the Trainer.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import torch
+
+from recross.data.examples import Example
+from recross.errors import ModelError
+from recross.models.batching import PairCollator, tokenize_examples
+from recross.models.loading import Seq2SeqBundle
+
+
+def finetune_steps(bundle: Seq2SeqBundle, examples: Sequence[Example], *, steps: int, lr: float,
+                   batch_size: int, max_input_length: int, max_output_length: int,
+                   seed: int = 0) -> Seq2SeqBundle:
+    """Return a copy of ``bundle`` after ``steps`` AdamW steps on shuffled, cycled ``examples``."""
+    if not examples:
+        raise ModelError("cannot fine-tune on an empty group of examples.")
+    tuned = bundle.copy()
+    features = tokenize_examples(tuned.tokenizer, tuned.model, examples,
+                                 max_input_length=max_input_length,
+                                 max_output_length=max_output_length)
+    collate = PairCollator(tuned.tokenizer.pad_token_id)
+    rng = random.Random(seed)
+    order: list[int] = []
+    optimizer = torch.optim.AdamW(tuned.model.parameters(), lr=lr, weight_decay=0.0)
+    tuned.model.train()
+    for _ in range(steps):
+        while len(order) < batch_size:
+            order.extend(rng.sample(range(len(features)), len(features)))
+        batch, order = order[:batch_size], order[batch_size:]
+        inputs = {k: v.to(tuned.device) for k, v in collate([features[i] for i in batch]).items()}
+        loss = tuned.model(**inputs).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    tuned.model.eval()
+    return tuned

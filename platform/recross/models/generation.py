@@ -1,0 +1,35 @@
+"""Answer generation for evaluation: batched, greedy or beam search, answers returned in input order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from recross.models.batching import length_sorted_batches
+from recross.models.loading import Seq2SeqBundle
+
+
+def generate(bundle: Seq2SeqBundle, inputs: Sequence[str], *, num_beams: int, max_new_tokens: int,
+             batch_size: int, max_input_length: int = 512, progress: bool = True) -> list[str]:
+    """One decoded answer per input (paper: 4 beams, up to 64 new tokens).
+
+    Inputs are batched by length (less padding), decoded without special tokens and stripped.
+    """
+    tokenizer, model = bundle.tokenizer, bundle.model
+    ids = tokenizer(list(inputs), max_length=max_input_length, truncation=True)["input_ids"]
+    answers: list[str] = [""] * len(ids)
+    was_training = model.training
+    model.eval()
+    batches = length_sorted_batches([len(x) for x in ids], batch_size)
+    with torch.inference_mode():
+        for batch in tqdm(batches, desc="generate", unit="batch", disable=not progress or None):
+            padded = tokenizer.pad([{"input_ids": ids[i]} for i in batch], return_tensors="pt")
+            padded = {k: v.to(bundle.device) for k, v in padded.items()}
+            out = model.generate(**padded, num_beams=num_beams, max_new_tokens=max_new_tokens,
+                                 do_sample=False, early_stopping=num_beams > 1)
+            for i, text in zip(batch, tokenizer.batch_decode(out, skip_special_tokens=True)):
+                answers[i] = text.strip()
+    model.train(was_training)
+    return answers

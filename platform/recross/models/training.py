@@ -1,0 +1,71 @@
+"""One Seq2SeqTrainer set-up shared by upstream training and adaptation.
+
+The Trainer brings checkpointing with resume, gradient accumulation, length-grouped batches and
+bf16 on a GPU; this module only fixes the choices both callers share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torch.utils.data import Dataset
+from transformers import (
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Seq2SeqTrainer,
+    Seq2SeqTrainingArguments,
+    TrainerCallback,
+)
+from transformers.trainer_callback import PrinterCallback
+
+from recross.models.batching import PairCollator
+from recross.models.device import bf16_supported, resolve_device
+
+
+class PairDataset(Dataset):
+    """Tokenized pairs; ``input_ids`` lets the length-grouped sampler see each input's length."""
+
+    def __init__(self, features: Sequence[dict[str, list[int]]]) -> None:
+        self.features = list(features)
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, index: int) -> dict[str, list[int]]:
+        return self.features[index]
+
+
+def make_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                 features: Sequence[dict[str, list[int]]], *, output_dir: Path, device: str,
+                 learning_rate: float, batch_size: int, seed: int, progress: bool,
+                 max_steps: int = -1, epochs: float = 1.0, weight_decay: float = 0.0,
+                 warmup_ratio: float = 0.0, logging_steps: int = 1, save_steps: int | None = None,
+                 callbacks: Sequence[TrainerCallback] = ()) -> Seq2SeqTrainer:
+    """A trainer over ``features``; ``save_steps=None`` writes no checkpoints."""
+    target = resolve_device(device)
+    args: dict[str, Any] = {
+        "output_dir": str(output_dir), "max_steps": max_steps, "num_train_epochs": epochs,
+        "per_device_train_batch_size": batch_size, "learning_rate": learning_rate,
+        "weight_decay": weight_decay, "warmup_steps": warmup_ratio, "lr_scheduler_type": "linear",
+        "optim": "adamw_torch", "logging_steps": logging_steps, "seed": seed, "data_seed": seed,
+        "train_sampling_strategy": "group_by_length", "remove_unused_columns": False,
+        "dataloader_num_workers": 0, "report_to": "none", "disable_tqdm": not progress,
+        "use_cpu": target.type == "cpu", "bf16": bf16_supported(target),
+        "save_strategy": "steps" if save_steps else "no", "save_steps": save_steps or 500,
+        "save_total_limit": 2, "save_only_model": False}
+    trainer = Seq2SeqTrainer(model=model, args=Seq2SeqTrainingArguments(**args),
+                             train_dataset=PairDataset(features),
+                             data_collator=PairCollator(tokenizer.pad_token_id),
+                             processing_class=tokenizer, callbacks=list(callbacks))
+    if not progress:
+        trainer.remove_callback(PrinterCallback)  # quiet: the log is returned, not printed
+    return trainer
+
+
+def loss_log(trainer: Seq2SeqTrainer) -> list[dict[str, float]]:
+    """The training log's loss entries: ``{"step", "epoch", "loss", "learning_rate"}``."""
+    return [{"step": int(e["step"]), "epoch": float(e.get("epoch", 0.0)), "loss": float(e["loss"]),
+             "learning_rate": float(e.get("learning_rate", 0.0))}
+            for e in trainer.state.log_history if "loss" in e]

@@ -1,0 +1,86 @@
+"""Reranker steps: mine distant supervision from the upstream pool, train the cross-encoder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from recross.config import Settings
+from recross.data import UpstreamPool
+from recross.io import atomic_write_json, is_complete
+from recross.models import load_seq2seq
+from recross.paths import StatePaths
+from recross.pipeline.upstream import open_pool_index, upstream_model_dir
+from recross.reranking import (
+    CrossEncoderScorer,
+    MiningRun,
+    load_cross_encoder,
+    mine_distant_supervision,
+    read_mined,
+    train_cross_encoder,
+)
+from recross.retrieval import DenseRetrieval
+
+REPORT_FILE = "recross_report.json"
+
+
+def mining_dir(settings: Settings) -> Path:
+    return StatePaths(Path(settings.home)).mining(settings.models.upstream_model)
+
+
+def reranker_dir(settings: Settings) -> Path:
+    m = settings.models
+    return StatePaths(Path(settings.home)).reranker(f"{m.reranker_base}--on--{m.upstream_model}")
+
+
+def mine(settings: Settings, pool: UpstreamPool, *, progress: bool = True) -> MiningRun:
+    """Algorithm 1 over the upstream index (``recross-dagger`` retrieval); resumes per tuple."""
+    handle = open_pool_index(settings, pool, "upstream")
+    try:
+        dense = DenseRetrieval("recross-dagger", pool=pool, index=handle.index,
+                               encoder=handle.encoder, exclude_target_task=False,
+                               exact=settings.index.exact or None)
+        upstream = load_seq2seq(upstream_model_dir(settings), device=settings.models.device)
+        return mine_distant_supervision(
+            pool=pool, retriever=dense, upstream=upstream, settings=settings.mining,
+            max_input_length=settings.models.max_input_length,
+            max_output_length=settings.models.max_output_length, out_dir=mining_dir(settings),
+            progress=progress)
+    finally:
+        handle.index.close()
+
+
+def train_reranker(settings: Settings, *, progress: bool = True) -> dict[str, object]:
+    """Train the cross-encoder on the mined pairs; a complete reranker on the same pairs is reused."""
+    pairs = read_mined(mining_dir(settings), n_tuples=settings.mining.n_tuples)
+    out = reranker_dir(settings)
+    signature = {"pairs": len(pairs), "tuples": int(pairs["tuple_id"].nunique()),
+                 "settings": settings.reranker.model_dump(mode="json"),
+                 "base": settings.models.reranker_base}
+    report_path = out / REPORT_FILE
+    if is_complete(out) and report_path.is_file():
+        stored = json.loads(report_path.read_text())
+        if stored.get("signature") == signature:
+            return {**stored, "reused": True}
+    report = train_cross_encoder(pairs, base=settings.models.reranker_base,
+                                 settings=settings.reranker, output_dir=out,
+                                 device=settings.models.device, progress=progress)
+    summary = {"signature": signature, "metrics": report.metrics, "path": str(report.path),
+               "train_tuples": report.train_tuples, "heldout_tuples": report.heldout_tuples,
+               "train_pairs": report.train_pairs, "heldout_pairs": report.heldout_pairs,
+               "seconds": report.seconds}
+    atomic_write_json(report_path, summary)
+    return {**summary, "reused": False}
+
+
+def load_scorer(settings: Settings) -> CrossEncoderScorer:
+    """The trained reranker as a pair scorer for ``recross`` retrieval."""
+    model = load_cross_encoder(reranker_dir(settings), device=settings.models.device,
+                               max_length=settings.reranker.max_length)
+    return CrossEncoderScorer(model)
+
+
+def mined_table(settings: Settings) -> pd.DataFrame:
+    return read_mined(mining_dir(settings), n_tuples=settings.mining.n_tuples)

@@ -1,0 +1,216 @@
+"""The reranker: a cross-encoder trained on the mined pairs, and batched pair scoring.
+
+A sentence-transformers ``CrossEncoder`` with one output logit reads "query [SEP] candidate" and
+is trained with binary cross-entropy (mined positive = 1, negative = 0); its sigmoid is the
+score (METHOD.md step 3). Tuples, not pairs, are split into train and held-out parts, so the
+held-out evaluation never sees a query set it was trained on.
+
+    >>> report = train_cross_encoder(pairs, base="packaged:all-MiniLM-L6-v2",
+    ...                              settings=s.reranker, output_dir=paths.reranker("minilm"))
+    >>> scorer = CrossEncoderScorer(load_cross_encoder(report.path), batch_size=64)
+    >>> scorer.score(["query a", "query b"], ["candidate 1", "candidate 2", "candidate 3"]).shape
+    (2, 3)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sentence_transformers.cross_encoder import (CrossEncoder, CrossEncoderTrainer,
+                                                 CrossEncoderTrainingArguments)
+from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+from recross.config import RerankerSettings
+from recross.errors import DataError, ModelError
+from recross.io import atomic_directory, is_complete
+from recross.models.building import (BUILD_PREFIX, PACKAGED_PREFIX, TINY_BERT, resolve_packaged,
+                                     save_tiny_bert)
+from recross.models.device import resolve_device
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "reranker_metrics.json"
+PAIR_COLUMNS = ("tuple_id", "query_text", "candidate_text", "label")
+
+
+def build_cross_encoder(base: str, *, max_length: int, seed: int = 42,
+                        device: str = "auto") -> CrossEncoder:
+    """An untrained cross-encoder (one logit) on top of ``base``.
+
+    ``build:tiny-bert``: a tiny random BERT with the MiniLM tokenizer (tests);
+    ``packaged:all-MiniLM-L6-v2``: the packaged MiniLM encoder (small profile); otherwise a local
+    directory or a hub id in the local cache (``roberta-base`` in the paper profile). The
+    classification head is new and initialised from ``seed``.
+    """
+    target = str(resolve_device(device))
+    if base.startswith(BUILD_PREFIX):
+        if base != TINY_BERT:
+            raise ModelError(f"unknown reranker base {base!r}. Fix: use {TINY_BERT}, "
+                             "packaged:all-MiniLM-L6-v2, a local directory or a hub id.")
+        with tempfile.TemporaryDirectory(prefix="recross-tiny-bert-") as tmp:
+            return _load(str(save_tiny_bert(Path(tmp))), max_length=max_length, seed=seed,
+                         device=target, base=base)
+    source = str(resolve_packaged(base)) if base.startswith(PACKAGED_PREFIX) else base
+    return _load(source, max_length=max_length, seed=seed, device=target, base=base)
+
+
+def _load(source: str, *, max_length: int, seed: int, device: str, base: str) -> CrossEncoder:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        try:
+            return CrossEncoder(source, num_labels=1, max_length=max_length, device=device,
+                                local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot load the reranker base {base!r} from {source}: {exc}. "
+                             "Fix: use packaged:all-MiniLM-L6-v2, a local checkpoint directory, "
+                             "or a hub id already in the local Hugging Face cache.") from exc
+
+
+def load_cross_encoder(path: Path, *, device: str = "auto",
+                       max_length: int | None = None) -> CrossEncoder:
+    """A trained reranker written by :func:`train_cross_encoder`."""
+    if not is_complete(path):
+        raise ModelError(f"no complete reranker at {path}. Fix: train it first "
+                         "(recross reranker asset / train_cross_encoder).")
+    return CrossEncoder(str(path), max_length=max_length, device=str(resolve_device(device)),
+                        local_files_only=True)
+
+
+class CrossEncoderScorer:
+    """Scores (query, candidate) pairs in batches: the :class:`recross.retrieval.PairScorer`."""
+
+    def __init__(self, model: CrossEncoder, *, batch_size: int = 64) -> None:
+        self.model = model
+        self.batch_size = batch_size
+
+    def score(self, queries: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
+        """Probability of "helps", shape ``(len(queries), len(candidates))``."""
+        pairs = [(q, c) for q in queries for c in candidates]
+        if not pairs:
+            return np.zeros((len(queries), len(candidates)), dtype=np.float32)
+        scores = self.model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False,
+                                    convert_to_numpy=True)
+        return np.asarray(scores, dtype=np.float32).reshape(len(queries), len(candidates))
+
+
+@dataclass(frozen=True)
+class RerankerReport:
+    """Where the trained reranker is and how it did on held-out tuples (before and after)."""
+
+    path: Path
+    base: str
+    train_tuples: int
+    heldout_tuples: int
+    train_pairs: int
+    heldout_pairs: int
+    seconds: float
+    metrics: dict[str, float]
+
+
+def split_tuples(tuple_ids: Sequence[int], *, heldout_fraction: float,
+                 seed: int) -> tuple[list[int], list[int]]:
+    """Seeded split of tuple ids: at least one tuple on each side."""
+    unique = sorted(set(tuple_ids))
+    if len(unique) < 2:
+        raise DataError(f"the mined pairs hold {len(unique)} tuple(s); a held-out evaluation "
+                        "needs at least 2. Fix: raise mining.n_tuples.")
+    shuffled = random.Random(seed).sample(unique, len(unique))
+    n_heldout = min(len(unique) - 1, max(1, round(heldout_fraction * len(unique))))
+    return sorted(shuffled[n_heldout:]), sorted(shuffled[:n_heldout])
+
+
+def ranking_metrics(frame: pd.DataFrame, scores: np.ndarray) -> dict[str, float]:
+    """``pairwise_accuracy``: share of (positive, negative) candidate pairs of the same query
+    (same tuple) where the positive scores higher (ties count half); ``auc``: the same over all
+    held-out pairs at once; chance is 0.5 for both."""
+    data = frame.assign(score=np.asarray(scores, dtype=np.float64))
+    wins: list[float] = []
+    for _, group in data.groupby(["tuple_id", "query_text"], sort=False):
+        pos = group.loc[group.label == 1, "score"].to_numpy()
+        neg = group.loc[group.label == 0, "score"].to_numpy()
+        if len(pos) and len(neg):
+            wins.append(_win_rate(pos, neg))
+    pos_all = data.loc[data.label == 1, "score"].to_numpy()
+    neg_all = data.loc[data.label == 0, "score"].to_numpy()
+    return {"pairwise_accuracy": float(np.mean(wins)) if wins else float("nan"),
+            "auc": _win_rate(pos_all, neg_all) if len(pos_all) and len(neg_all) else float("nan")}
+
+
+def _win_rate(pos: np.ndarray, neg: np.ndarray) -> float:
+    diff = pos[:, None] - neg[None, :]
+    return float(((diff > 0) + 0.5 * (diff == 0)).mean())
+
+
+def train_cross_encoder(pairs: pd.DataFrame, *, base: str, settings: RerankerSettings,
+                        output_dir: Path, device: str = "auto", score_batch_size: int = 64,
+                        progress: bool = True) -> RerankerReport:
+    """Train the reranker on mined ``pairs`` (columns ``tuple_id, query_text, candidate_text,
+    label``) and publish it atomically at ``output_dir`` with its held-out metrics."""
+    missing = [c for c in PAIR_COLUMNS if c not in pairs.columns]
+    if missing:
+        raise DataError(f"the mined pairs lack the columns {missing}; expected {list(PAIR_COLUMNS)}"
+                        ". Fix: pass the table written by mine_distant_supervision.")
+    train_ids, heldout_ids = split_tuples(pairs["tuple_id"].tolist(),
+                                          heldout_fraction=settings.heldout_fraction,
+                                          seed=settings.seed)
+    train = pairs[pairs.tuple_id.isin(train_ids)].reset_index(drop=True)
+    heldout = pairs[pairs.tuple_id.isin(heldout_ids)].reset_index(drop=True)
+    model = build_cross_encoder(base, max_length=settings.max_length, seed=settings.seed,
+                                device=device)
+    heldout_pairs = list(zip(heldout.query_text, heldout.candidate_text))
+
+    def evaluate() -> dict[str, float]:
+        scores = model.predict(heldout_pairs, batch_size=score_batch_size, show_progress_bar=False)
+        return ranking_metrics(heldout, scores)
+
+    before = evaluate()
+    started = time.perf_counter()
+    _fit(model, train, settings=settings, progress=progress)
+    seconds = time.perf_counter() - started
+    after = evaluate()
+    metrics = {**{f"heldout_{k}_before": v for k, v in before.items()},
+               **{f"heldout_{k}": v for k, v in after.items()},
+               "train_seconds": seconds}
+    log.info("reranker %s: held-out pairwise accuracy %.3f (before training %.3f), AUC %.3f "
+             "(%.3f); %d train / %d held-out tuples, %.1f s", base, after["pairwise_accuracy"],
+             before["pairwise_accuracy"], after["auc"], before["auc"], len(train_ids),
+             len(heldout_ids), seconds)
+    report = RerankerReport(path=output_dir, base=base, train_tuples=len(train_ids),
+                            heldout_tuples=len(heldout_ids), train_pairs=len(train),
+                            heldout_pairs=len(heldout), seconds=seconds, metrics=metrics)
+    with atomic_directory(output_dir) as staging:
+        model.save_pretrained(str(staging))
+        (staging / METRICS_FILE).write_text(json.dumps(
+            {**metrics, "base": base, "train_tuples": train_ids, "heldout_tuples": heldout_ids,
+             "settings": settings.model_dump(mode="json")}, indent=2), encoding="utf-8")
+    return report
+
+
+def _fit(model: CrossEncoder, train: pd.DataFrame, *, settings: RerankerSettings,
+         progress: bool) -> None:
+    from datasets import Dataset  # the trainer's input type; imported only when training
+
+    dataset = Dataset.from_dict({"query": train.query_text.tolist(),
+                                 "candidate": train.candidate_text.tolist(),
+                                 "label": train.label.astype(float).tolist()})
+    with tempfile.TemporaryDirectory(prefix="recross-reranker-") as scratch:
+        args = CrossEncoderTrainingArguments(
+            output_dir=scratch, num_train_epochs=settings.epochs,
+            per_device_train_batch_size=settings.batch_size, learning_rate=settings.learning_rate,
+            warmup_steps=0.1, seed=settings.seed, data_seed=settings.seed, save_strategy="no",
+            report_to="none", logging_steps=50, disable_tqdm=not progress,
+            use_cpu=model.device.type == "cpu", dataloader_num_workers=0)
+        trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=dataset,
+                                      loss=BinaryCrossEntropyLoss(model))
+        trainer.train()
+    model.eval()

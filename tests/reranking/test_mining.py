@@ -1,0 +1,81 @@
+"""Algorithm 1 on the tiny pool with the tiny random BART and a real Edge index."""
+
+from __future__ import annotations
+
+import pytest
+from pandas.testing import assert_frame_equal
+
+from recross.errors import ConfigError
+from recross.models import weights_fingerprint
+from recross.reranking import read_mined
+
+from mining_helpers import MINED_TUPLES, TINY
+
+
+def test_mined_positives_have_lower_heldout_loss_than_negatives(mined):
+    table = mined.table
+    assert sorted(table.tuple_id.unique()) == list(range(MINED_TUPLES))
+    for _, tuple_rows in table.groupby("tuple_id"):
+        by_label = tuple_rows.groupby("label").candidate_loss.mean()
+        assert by_label[1] < by_label[0]
+        candidates = tuple_rows.drop_duplicates("candidate_id")
+        positives = candidates[candidates.label == 1]
+        negatives = candidates[candidates.label == 0]
+        assert len(positives) == len(negatives) == TINY.mining.positives
+        assert positives.candidate_loss.max() <= negatives.candidate_loss.min()
+
+
+def test_pairs_every_query_with_every_positive_and_negative(mined):
+    settings = TINY.mining
+    for _, tuple_rows in mined.table.groupby("tuple_id"):
+        assert len(tuple_rows) == settings.query_size * 2 * settings.positives
+        assert tuple_rows.query_id.nunique() == settings.query_size
+        assert all(len(losses) == settings.rounds for losses in tuple_rows.candidate_losses)
+        assert tuple_rows.base_loss.nunique() == 1
+
+
+def test_pretend_query_tasks_are_upstream_and_same_task_candidates_are_absent(mined, tiny_pool):
+    table = mined.table
+    assert set(table.query_task) <= set(tiny_pool.tasks)
+    assert (table.candidate_task != table.query_task).all()
+    for _, tuple_rows in table.groupby("tuple_id"):
+        assert tuple_rows.query_task.nunique() == 1
+
+
+def test_resumed_run_equals_an_uninterrupted_one(mined, tiny_pool, tiny_dagger, tiny_bundle,
+                                                 tmp_path, mine_into):
+    first = mine_into(tiny_pool, tiny_dagger, tiny_bundle, tmp_path, n_tuples=2)
+    assert (first.mined, first.resumed) == (2, 0)
+    # A run stopped after two tuples keeps them; asking for three mines only the third.
+    resumed = mine_into(tiny_pool, tiny_dagger, tiny_bundle, tmp_path, n_tuples=3)
+    assert (resumed.mined, resumed.resumed) == (1, 2)
+    expected = mined.table[mined.table.tuple_id < 3].drop(columns="tuple_seconds")
+    got = resumed.table.drop(columns="tuple_seconds")
+    assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True),
+                       check_exact=True)
+    assert_frame_equal(read_mined(tmp_path), resumed.table)
+
+
+def test_resuming_with_other_settings_is_refused(tiny_pool, tiny_dagger, tiny_bundle, tmp_path,
+                                                 mine_into):
+    mine_into(tiny_pool, tiny_dagger, tiny_bundle, tmp_path, n_tuples=1)
+    with pytest.raises(ConfigError, match="mined with other settings.*rounds|settings"):
+        mine_into(tiny_pool, tiny_dagger, tiny_bundle, tmp_path, n_tuples=1, rounds=3)
+
+
+def test_mining_leaves_the_upstream_model_untouched(tiny_pool, tiny_dagger, tiny_bundle,
+                                                    tmp_path, mine_into):
+    before = weights_fingerprint(tiny_bundle.model)
+    mine_into(tiny_pool, tiny_dagger, tiny_bundle, tmp_path, n_tuples=1)
+    assert weights_fingerprint(tiny_bundle.model) == before
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"positives": 7}, "2W <= mining.candidates"),
+    ({"groups": 13}, "some groups would be empty"),
+    ({"heldout_size": 50}, "no upstream task can serve as a pretend query task"),
+])
+def test_impossible_mining_sizes_fail_before_any_work(tiny_pool, tiny_dagger, tiny_bundle,
+                                                      tmp_path, mine_into, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        mine_into(tiny_pool, tiny_dagger, tiny_bundle, tmp_path, **overrides)
