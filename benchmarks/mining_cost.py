@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import torch
-
 from recross.config import load_settings
 from recross.data import load_upstream_pool, resolve_data_dir
 from recross.index import build_index, open_index
@@ -78,7 +77,7 @@ def main() -> None:
         t_index = time.perf_counter() - started
         dagger = DenseRetrieval("recross-dagger", pool=pool, index=index, encoder=encoder)
         run = mine_distant_supervision(
-            pool=pool, retriever=dagger, upstream=bundle,
+            retriever=dagger, upstream=bundle,
             settings=ms.model_copy(update={"n_tuples": args.tuples}), out_dir=Path(tmp) / "mined",
             progress=True, **lengths)
         index.close()

@@ -42,10 +42,9 @@ def run(ctx: click.Context, retrievers: tuple[str, ...]) -> None:
     from recross_assets.resources import default_resources
 
     settings = settings_from(ctx)
-    obj = ctx.find_root().obj
-    resources = default_resources(profile=settings.profile, home=str(settings.home))
-    if obj.get("config_file"):
-        resources["recross"].profile.config_file = str(obj["config_file"])
+    config_file = ctx.find_root().obj.get("config_file")
+    resources = default_resources(profile=settings.profile, home=str(settings.home),
+                                  config_file=str(config_file) if config_file else None)
     result = run_main_job(settings, instance=_instance(), resources=resources, echo=click.echo,
                           retrievers=list(retrievers) or None)
     click.echo("\n" + result.report_markdown)
@@ -83,5 +82,34 @@ def task_add(ctx: click.Context, name: str, queries: Path, labelled: Path | None
                + ("added as a target partition" if added else "partition already existed"))
 
 
+@cli.command()
+@click.option("--target", "targets", multiple=True, required=True,
+              help="Target tasks to ablate on (repeat the option).")
+@click.option("--query-sets", type=int, default=2, show_default=True,
+              help="Query sets (seeds) per target and setting.")
+@click.option("--test-sample", type=int, default=200, show_default=True,
+              help="Test examples per target (0: all).")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write the table as CSV here.")
+@click.pass_context
+def ablate(ctx: click.Context, targets: tuple[str, ...], query_sets: int, test_sample: int,
+           out: Path | None) -> None:
+    """ReCross with |Q| in {1,8,16,32}, |R| in {256,512,1024}, mu in {2,3,4} (paper's Table 3)."""
+    from recross_assets.ablation import run_ablation
+
+    settings = settings_from(ctx)
+    config_file = ctx.find_root().obj.get("config_file")
+    table = run_ablation(settings.profile, targets=targets, n_query_sets=query_sets,
+                         test_sample_size=test_sample or None, base_config=config_file,
+                         echo=click.echo)
+    click.echo(table.to_markdown(index=False, floatfmt=".2f"))
+    if out is not None:
+        table.to_csv(out, index=False)
+
+
 def main() -> None:
     library_main()
+
+
+if __name__ == "__main__":
+    main()

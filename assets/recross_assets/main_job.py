@@ -18,7 +18,7 @@ import dagster as dg
 from recross.config import Settings
 from recross.data import PAPER_TARGETS
 from recross.errors import ConfigError, RecrossError
-from recross.paths import StatePaths
+from recross.paths import StatePaths, slug
 from recross.pipeline.target import known_targets
 from recross.retrieval import RETRIEVERS
 from recross_assets.definitions import TARGET_ASSETS, UPSTREAM_ASSETS, defs
@@ -90,7 +90,7 @@ def run_main_job(settings: Settings, *, instance: dg.DagsterInstance,
             materialize(TARGET_ASSETS, f"{target} x {retriever}", key)
     echo("[recross] report: materializing")
     dg.materialize(all_assets, selection=[report], instance=instance, resources=resources)
-    reports = StatePaths(Path(settings.home)).reports
+    reports = StatePaths(Path(settings.home)).reports / slug(settings.study)
     return MainJobResult(targets=targets, retrievers=retrievers, materialized=done,
                          skipped=skipped, seconds=time.perf_counter() - started,
                          report_markdown=(reports / "table1.md").read_text(encoding="utf-8"),

@@ -81,11 +81,13 @@ def _env(name: str) -> dg.EnvVar | None:
     return dg.EnvVar(name) if os.environ.get(name) else None
 
 
-def default_resources(profile: str | None = None, home: str | None = None) -> dict[str, object]:
+def default_resources(profile: str | None = None, home: str | None = None,
+                      config_file: str | None = None) -> dict[str, object]:
     """Resources for `dagster dev`, `recross run` and tests (profile: RECROSS_PROFILE or small)."""
     return {"recross": RecrossResource(
         profile=ProfileResource(profile=profile or os.environ.get("RECROSS_PROFILE", "small"),
-                                config_file=os.environ.get("RECROSS_CONFIG"), home=home),
+                                config_file=config_file or os.environ.get("RECROSS_CONFIG"),
+                                home=home),
         qdrant=QdrantResource(url=_env("QDRANT_URL"), api_key=_env("QDRANT_API_KEY")),
         mlflow=MlflowResource(tracking_uri=_env("MLFLOW_TRACKING_URI")),
     )}

@@ -133,11 +133,9 @@ def _user_retrieval(ctx: click.Context, *, queries: Path, column: str, retriever
         overrides["retrieved_size"] = size
     if mu is not None:
         overrides["upsample_ratio"] = mu
-    settings = settings_from(ctx)
-    if overrides:
-        settings = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(
-            update=overrides)})
-        type(settings.retrieval).model_validate(settings.retrieval.model_dump())
+    obj = ctx.find_root().obj
+    settings = load_settings(obj.get("profile"), obj.get("config_file"),
+                             overrides={"retrieval": overrides}) if overrides else settings_from(ctx)
     filters = TaskFilter(tuple(include_task), tuple(exclude_task), tuple(include_template),
                          tuple(exclude_template))
     return settings, retrieve_user_queries(settings, queries, column=column, retriever=retriever,

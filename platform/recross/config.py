@@ -110,17 +110,23 @@ class AdaptationSettings(_Section):
 
 
 class MiningSettings(_Section):
-    """Distant supervision for the reranker (METHOD.md Algorithm 1)."""
+    """Distant supervision for the reranker (METHOD.md Algorithm 1).
 
-    n_tuples: int = Field(64, gt=0)
+    Defaults are the small profile's, sized to mine in ~30 min on 2 CPU cores (see
+    benchmarks/mining_cost.py); the paper profile restores the reference values. A group's
+    fine-tune should see each of its examples about once: ``finetune_steps * finetune_batch_size
+    ~ candidates / groups`` (reference: 20 per group, batch 2, one epoch = 10 steps).
+    """
+
+    n_tuples: int = Field(24, gt=0)  # paper profile: 512
     query_size: int = Field(16, gt=0)  # |Zq|; reference generator: 8 or 16
-    heldout_size: int = Field(32, gt=0)  # |Hq|
-    candidates: int = Field(100, gt=0)  # reference: TOP_K = 100
-    rounds: int = Field(3, gt=0)  # reference: 3
-    groups: int = Field(5, gt=0)  # n groups per round
-    finetune_steps: int = Field(4, gt=0)
+    heldout_size: int = Field(16, gt=0)  # |Hq|; paper profile: 64 (reference: 100)
+    candidates: int = Field(40, gt=0)  # reference: TOP_K = 100
+    rounds: int = Field(2, gt=0)  # reference: 3
+    groups: int = Field(4, gt=0)  # n groups per round; reference: candidates / 20
+    finetune_steps: int = Field(3, gt=0)  # reference: one epoch of the group
     finetune_learning_rate: float = Field(1e-4, gt=0)
-    finetune_batch_size: int = Field(4, gt=0)
+    finetune_batch_size: int = Field(4, gt=0)  # reference: 2
     positives: int = Field(8, gt=0)  # W; reference: 8 or 16
     seed: int = 42
 
@@ -172,6 +178,9 @@ class Settings(_Section):
 
     profile: Profile = "small"
     home: Path = Path(".recross")
+    # A study is one set of per-target results (its own folder and, by convention, its own MLflow
+    # experiment): the main job writes "main"; benchmarks and ablations write their own.
+    study: str = "main"
     targets: list[str] | None = None  # None: the profile's default selection
     retrievers: list[str] = ["none", "random", "sbert", "recross-dagger", "recross"]
     data: DataSettings = DataSettings()
@@ -236,8 +245,9 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
                    "sbert_model": "sentence-transformers/all-distilroberta-v1",
                    "reranker_base": "roberta-base", "max_input_length": 512},
         "adaptation": {"learning_rate": 1e-6, "batch_size": 4, "epochs": 2},
-        "mining": {"n_tuples": 512, "query_size": 16, "heldout_size": 64, "positives": 16,
-                   "finetune_learning_rate": 1e-5},
+        "mining": {"n_tuples": 512, "query_size": 16, "heldout_size": 64, "candidates": 100,
+                   "rounds": 3, "groups": 5, "finetune_steps": 10, "finetune_batch_size": 2,
+                   "positives": 16, "finetune_learning_rate": 1e-5},
     },
 }
 
@@ -251,11 +261,11 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -309,12 +319,12 @@ def load_settings(profile: str | None = None, config_file: Path | str | None = N
     chosen = profile or env.get("RECROSS_PROFILE") or "small"
     if chosen not in PROFILES:
         raise ConfigError(f"unknown profile {chosen!r}. Fix: choose one of {', '.join(PROFILES)}.")
-    layers: dict[str, Any] = _deep_merge({"profile": chosen}, PROFILE_OVERRIDES[chosen])
+    layers: dict[str, Any] = deep_merge({"profile": chosen}, PROFILE_OVERRIDES[chosen])
     config_path = config_file or env.get("RECROSS_CONFIG")
     if config_path:
-        layers = _deep_merge(layers, _read_config_file(Path(config_path)))
-    layers = _deep_merge(layers, _env_layer(env))
-    layers = _deep_merge(layers, overrides or {})
+        layers = deep_merge(layers, _read_config_file(Path(config_path)))
+    layers = deep_merge(layers, _env_layer(env))
+    layers = deep_merge(layers, overrides or {})
     try:
         return Settings.model_validate(layers)
     except ValidationError as exc:

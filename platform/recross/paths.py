@@ -32,9 +32,6 @@ class StatePaths:
     def reranker(self, name: str) -> Path:
         return self.models / "reranker" / slug(name)
 
-    def adapted(self, target: str, retriever: str, seed: int) -> Path:
-        return self.models / "adapted" / slug(target) / slug(retriever) / f"seed-{seed}"
-
     @property
     def qdrant(self) -> Path:
         """Embedded Qdrant Edge shards: one folder per collection."""

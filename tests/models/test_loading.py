@@ -7,15 +7,16 @@ from recross.models import load_seq2seq
 
 
 def test_missing_hub_checkpoint_offline_fails_fast_naming_id_and_fix(monkeypatch, tmp_path):
+    from huggingface_hub import constants as hub_constants
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     started = time.perf_counter()
     with pytest.raises(ModelError) as raised:
         load_seq2seq("yuchenlin/BART0", device="cpu")
     message = str(raised.value)
     assert "yuchenlin/BART0" in message
     assert "HF_HUB_OFFLINE" in message and "local directory" in message
-    assert time.perf_counter() - started < 30
+    assert time.perf_counter() - started < 5
 
 
 def test_missing_local_directory_is_a_clear_error(tmp_path):
@@ -52,9 +53,9 @@ def test_missing_hub_checkpoint_without_network_fails_fast(monkeypatch, tmp_path
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(hub_constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens here
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     started = time.perf_counter()
     with pytest.raises(ModelError, match="cannot be reached") as raised:
         load_seq2seq("bigscience/T0_3B", device="cpu")
     assert "bigscience/T0_3B" in str(raised.value)
-    assert time.perf_counter() - started < 30
+    assert time.perf_counter() - started < 5

@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
+from mining_helpers import LENGTHS, MINED_TUPLES, TINY, one_torch_thread
 from recross.index import build_index, open_index
 from recross.models import load_seq2seq, upstream_encoder
 from recross.reranking import MiningRun, mine_distant_supervision
 from recross.retrieval import DenseRetrieval
-
-from mining_helpers import LENGTHS, MINED_TUPLES, TINY, one_torch_thread
 
 
 @pytest.fixture(scope="session")
@@ -32,19 +30,18 @@ def tiny_dagger(tiny_pool, tiny_bundle, tmp_path_factory) -> DenseRetrieval:
     index.close()
 
 
-def mine(pool, dagger, bundle, out_dir: Path, **overrides) -> MiningRun:
+def mine(dagger, bundle, out_dir: Path, **overrides) -> MiningRun:
     """Mine with the tiny profile's settings, ``overrides`` applied (validated)."""
     settings = TINY.mining.model_validate({**TINY.mining.model_dump(), **overrides})
     with one_torch_thread():
-        return mine_distant_supervision(pool=pool, retriever=dagger, upstream=bundle,
-                                        settings=settings, out_dir=out_dir, progress=False,
-                                        **LENGTHS)
+        return mine_distant_supervision(retriever=dagger, upstream=bundle, settings=settings,
+                                        out_dir=out_dir, progress=False, **LENGTHS)
 
 
 @pytest.fixture(scope="session")
-def mined(tiny_pool, tiny_dagger, tiny_bundle, tmp_path_factory) -> MiningRun:
+def mined(tiny_dagger, tiny_bundle, tmp_path_factory) -> MiningRun:
     """An uninterrupted tiny mining run of MINED_TUPLES tuples."""
-    return mine(tiny_pool, tiny_dagger, tiny_bundle, tmp_path_factory.mktemp("mined"),
+    return mine(tiny_dagger, tiny_bundle, tmp_path_factory.mktemp("mined"),
                 n_tuples=MINED_TUPLES)
 
 

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
-
 from recross.config import load_settings
 
 TINY = load_settings("tiny", environ={})

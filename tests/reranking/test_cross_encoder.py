@@ -7,14 +7,18 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
+from mining_helpers import TINY, one_torch_thread
 from recross.errors import DataError, ModelError
 from recross.io import is_complete
-from recross.reranking import (CrossEncoderScorer, build_cross_encoder, load_cross_encoder,
-                               ranking_metrics, split_tuples, train_cross_encoder)
+from recross.reranking import (
+    CrossEncoderScorer,
+    build_cross_encoder,
+    load_cross_encoder,
+    ranking_metrics,
+    split_tuples,
+    train_cross_encoder,
+)
 from recross.reranking.cross_encoder import METRICS_FILE
-
-from mining_helpers import TINY, one_torch_thread
 
 
 def test_trained_cross_encoder_ranks_heldout_positives_above_negatives(mined, tmp_path):

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from mining_helpers import MINED_TUPLES, TINY
 from pandas.testing import assert_frame_equal
-
 from recross.errors import ConfigError
 from recross.models import weights_fingerprint
 from recross.reranking import read_mined
-
-from mining_helpers import MINED_TUPLES, TINY
 
 
 def test_mined_positives_have_lower_heldout_loss_than_negatives(mined):
@@ -42,12 +40,12 @@ def test_pretend_query_tasks_are_upstream_and_same_task_candidates_are_absent(mi
         assert tuple_rows.query_task.nunique() == 1
 
 
-def test_resumed_run_equals_an_uninterrupted_one(mined, tiny_pool, tiny_dagger, tiny_bundle,
-                                                 tmp_path, mine_into):
-    first = mine_into(tiny_pool, tiny_dagger, tiny_bundle, tmp_path, n_tuples=2)
+def test_resumed_run_equals_an_uninterrupted_one(mined, tiny_dagger, tiny_bundle, tmp_path,
+                                                 mine_into):
+    first = mine_into(tiny_dagger, tiny_bundle, tmp_path, n_tuples=2)
     assert (first.mined, first.resumed) == (2, 0)
     # A run stopped after two tuples keeps them; asking for three mines only the third.
-    resumed = mine_into(tiny_pool, tiny_dagger, tiny_bundle, tmp_path, n_tuples=3)
+    resumed = mine_into(tiny_dagger, tiny_bundle, tmp_path, n_tuples=3)
     assert (resumed.mined, resumed.resumed) == (1, 2)
     expected = mined.table[mined.table.tuple_id < 3].drop(columns="tuple_seconds")
     got = resumed.table.drop(columns="tuple_seconds")
@@ -56,17 +54,16 @@ def test_resumed_run_equals_an_uninterrupted_one(mined, tiny_pool, tiny_dagger, 
     assert_frame_equal(read_mined(tmp_path), resumed.table)
 
 
-def test_resuming_with_other_settings_is_refused(tiny_pool, tiny_dagger, tiny_bundle, tmp_path,
-                                                 mine_into):
-    mine_into(tiny_pool, tiny_dagger, tiny_bundle, tmp_path, n_tuples=1)
-    with pytest.raises(ConfigError, match="mined with other settings.*rounds|settings"):
-        mine_into(tiny_pool, tiny_dagger, tiny_bundle, tmp_path, n_tuples=1, rounds=3)
+def test_resuming_with_other_settings_is_refused(tiny_dagger, tiny_bundle, tmp_path, mine_into):
+    mine_into(tiny_dagger, tiny_bundle, tmp_path, n_tuples=1)
+    with pytest.raises(ConfigError, match=r"other settings \(differing: settings.rounds\)"):
+        mine_into(tiny_dagger, tiny_bundle, tmp_path, n_tuples=1, rounds=3)
 
 
-def test_mining_leaves_the_upstream_model_untouched(tiny_pool, tiny_dagger, tiny_bundle,
-                                                    tmp_path, mine_into):
+def test_mining_leaves_the_upstream_model_untouched(tiny_dagger, tiny_bundle, tmp_path,
+                                                    mine_into):
     before = weights_fingerprint(tiny_bundle.model)
-    mine_into(tiny_pool, tiny_dagger, tiny_bundle, tmp_path, n_tuples=1)
+    mine_into(tiny_dagger, tiny_bundle, tmp_path, n_tuples=1)
     assert weights_fingerprint(tiny_bundle.model) == before
 
 
@@ -75,7 +72,7 @@ def test_mining_leaves_the_upstream_model_untouched(tiny_pool, tiny_dagger, tiny
     ({"groups": 13}, "some groups would be empty"),
     ({"heldout_size": 50}, "no upstream task can serve as a pretend query task"),
 ])
-def test_impossible_mining_sizes_fail_before_any_work(tiny_pool, tiny_dagger, tiny_bundle,
-                                                      tmp_path, mine_into, overrides, message):
+def test_impossible_mining_sizes_fail_before_any_work(tiny_dagger, tiny_bundle, tmp_path, mine_into,
+                                                      overrides, message):
     with pytest.raises(ConfigError, match=message):
-        mine_into(tiny_pool, tiny_dagger, tiny_bundle, tmp_path, **overrides)
+        mine_into(tiny_dagger, tiny_bundle, tmp_path, **overrides)

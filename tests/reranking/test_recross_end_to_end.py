@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
+from mining_helpers import TINY, one_torch_thread
 from recross.data import load_target
 from recross.index import build_index, open_index
 from recross.index.filters import TaskFilter
 from recross.models import sentence_encoder
 from recross.reranking import CrossEncoderScorer, load_cross_encoder, train_cross_encoder
 from recross.retrieval import RETRIEVERS, make_retriever, task_distribution
-
-from mining_helpers import TINY, one_torch_thread
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +47,9 @@ def scorer(mined, tmp_path_factory):
 def test_every_retriever_returns_r_examples_of_the_pool(tiny_pool, tiny_dagger, sbert_parts,
                                                         scorer, query_set):
     size = TINY.retrieval.retrieved_size
-    parts = {"sbert": dict(index=sbert_parts[0], encoder=sbert_parts[1]),
-             "recross-dagger": dict(index=tiny_dagger.index, encoder=tiny_dagger.encoder),
-             "recross": dict(index=tiny_dagger.index, encoder=tiny_dagger.encoder,
-                             scorer=scorer)}
+    dagger_parts = {"index": tiny_dagger.index, "encoder": tiny_dagger.encoder}
+    parts = {"sbert": {"index": sbert_parts[0], "encoder": sbert_parts[1]},
+             "recross-dagger": dagger_parts, "recross": {**dagger_parts, "scorer": scorer}}
     with one_torch_thread():
         results = {name: make_retriever(name, pool=tiny_pool, settings=TINY.retrieval,
                                         **parts.get(name, {})).retrieve(query_set, size=size)

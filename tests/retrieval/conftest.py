@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from recross.config import IndexSettings
 from recross.data import Example, QuerySet, UpstreamPool
 from recross.index import ExampleIndex, open_index

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from recross.errors import ConfigError
 from recross.retrieval import DenseRetrieval, candidate_count, interleave_ranked, per_query_k
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from recross.retrieval import DenseRetrieval, distribution_matrix, task_distribution
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from recross.errors import DataError
 from recross.index.filters import TaskFilter
 from recross.retrieval import DenseRetrieval, RandomRetrieval

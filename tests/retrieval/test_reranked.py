@@ -6,7 +6,6 @@ from collections import Counter
 
 import numpy as np
 import pytest
-
 from recross.config import RetrievalSettings
 from recross.errors import ConfigError
 from recross.reranking.cross_encoder import CrossEncoderScorer, build_cross_encoder

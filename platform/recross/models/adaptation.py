@@ -6,8 +6,8 @@ logged parameter (the reference script silently ran 1). M itself is never modifi
 deep-copied, a path is loaded afresh.
 
     >>> result = adapt(bundle, retrieved, settings.adaptation, max_input_length=256,
-    ...                max_output_length=64, out_dir=paths.adapted("piqa", "recross", 0))
-    >>> adapted = load_adapted(paths.adapted("piqa", "recross", 0))
+    ...                max_output_length=64, out_dir=Path("adapted/piqa/seed-0"))
+    >>> adapted = load_adapted(Path("adapted/piqa/seed-0"))
 """
 
 from __future__ import annotations

@@ -32,7 +32,12 @@ from recross.models.building import (
     save_tiny_bert,
 )
 from recross.models.device import resolve_device
-from recross.models.loading import Seq2SeqBundle, weights_fingerprint
+from recross.models.loading import (
+    Seq2SeqBundle,
+    cached_snapshot,
+    check_hub_available,
+    weights_fingerprint,
+)
 
 
 class UpstreamEncoder:
@@ -118,10 +123,13 @@ def load_sentence_transformer(name: str, *, device: str) -> SentenceTransformer:
                                        device=device)
     if Path(name).expanduser().exists():
         return SentenceTransformer(str(Path(name).expanduser()), device=device)
+    cached = cached_snapshot(name)
+    if cached is not None:
+        return SentenceTransformer(str(cached), device=device, local_files_only=True)
+    check_hub_available(name)
     try:
-        return SentenceTransformer(name, device=device, local_files_only=True)
+        return SentenceTransformer(name, device=device)
     except OSError as exc:
-        raise ModelError(f"sentence-transformers model {name!r} is not in the local Hugging Face "
-                         f"cache ({exc}). Fix: download it where a network exists and copy the "
-                         "cache (HF_HOME), or save it to a local directory and pass that path; "
-                         "offline, use packaged:all-MiniLM-L6-v2.") from None
+        raise ModelError(f"cannot download sentence-transformers model {name!r}: {exc}. "
+                         "Fix: check the id, or pass a local directory; offline, use "
+                         "packaged:all-MiniLM-L6-v2.") from None

@@ -20,6 +20,8 @@ from urllib.parse import urlparse
 
 import torch
 from huggingface_hub import constants as hub_constants
+from huggingface_hub import snapshot_download
+from huggingface_hub.errors import LocalEntryNotFoundError
 from transformers import (
     AutoModelForSeq2SeqLM,
     AutoTokenizer,
@@ -109,25 +111,44 @@ def _load_local(path: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
 
 
 def _load_hub(model_id: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    try:
-        return (AutoModelForSeq2SeqLM.from_pretrained(model_id, local_files_only=True),
-                AutoTokenizer.from_pretrained(model_id, local_files_only=True))
-    except OSError:
-        pass  # not (fully) cached: download below if the hub is reachable
-    how = (f"Fix: download it where a network exists (huggingface-cli download {model_id}) and "
-           f"copy the cache to {hub_constants.HF_HUB_CACHE} (or set HF_HOME), or save it with "
-           "save_pretrained to a local directory and pass that directory instead.")
-    if _hub_offline():
-        raise ModelError(f"model {model_id!r} is not in the local Hugging Face cache and the hub "
-                         f"is offline (HF_HUB_OFFLINE=1). {how}")
-    if not _hub_reachable():
-        raise ModelError(f"model {model_id!r} is not in the local Hugging Face cache and "
-                         f"{hub_constants.ENDPOINT} cannot be reached. {how}")
+    cached = cached_snapshot(model_id)
+    if cached is not None:
+        return _load_local(cached)
+    check_hub_available(model_id)
     try:
         return AutoModelForSeq2SeqLM.from_pretrained(model_id), AutoTokenizer.from_pretrained(model_id)
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot download seq2seq model {model_id!r}: {exc}. "
-                         f"Check the id (e.g. yuchenlin/BART0, bigscience/T0_3B). {how}") from exc
+                         f"Check the id (e.g. yuchenlin/BART0, bigscience/T0_3B). "
+                         f"{_how_to_provide(model_id)}") from exc
+
+
+def cached_snapshot(model_id: str) -> Path | None:
+    """The local snapshot directory of a cached hub model, found without any network request.
+
+    (``from_pretrained(..., local_files_only=True)`` still probes the hub for optional files such
+    as ``adapter_config.json``, retrying for tens of seconds when the network is down.)
+    """
+    try:
+        return Path(snapshot_download(model_id, local_files_only=True))
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        return None
+
+
+def check_hub_available(model_id: str) -> None:
+    """Raise a :class:`ModelError` at once when ``model_id`` cannot be downloaded from here."""
+    if _hub_offline():
+        raise ModelError(f"model {model_id!r} is not in the local Hugging Face cache and the hub "
+                         f"is offline (HF_HUB_OFFLINE=1). {_how_to_provide(model_id)}")
+    if not _hub_reachable():
+        raise ModelError(f"model {model_id!r} is not in the local Hugging Face cache and "
+                         f"{hub_constants.ENDPOINT} cannot be reached. {_how_to_provide(model_id)}")
+
+
+def _how_to_provide(model_id: str) -> str:
+    return (f"Fix: download it where a network exists (hf download {model_id}) and copy the "
+            f"cache to {hub_constants.HF_HUB_CACHE} (or set HF_HOME), or save it with "
+            "save_pretrained to a local directory and pass that directory instead.")
 
 
 def _hub_offline() -> bool:

@@ -16,7 +16,6 @@ from transformers import (
     PreTrainedTokenizerBase,
     Seq2SeqTrainer,
     Seq2SeqTrainingArguments,
-    TrainerCallback,
 )
 from transformers.trainer_callback import PrinterCallback
 
@@ -41,8 +40,8 @@ def make_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
                  features: Sequence[dict[str, list[int]]], *, output_dir: Path, device: str,
                  learning_rate: float, batch_size: int, seed: int, progress: bool,
                  max_steps: int = -1, epochs: float = 1.0, weight_decay: float = 0.0,
-                 warmup_ratio: float = 0.0, logging_steps: int = 1, save_steps: int | None = None,
-                 callbacks: Sequence[TrainerCallback] = ()) -> Seq2SeqTrainer:
+                 warmup_ratio: float = 0.0, logging_steps: int = 1,
+                 save_steps: int | None = None) -> Seq2SeqTrainer:
     """A trainer over ``features``; ``save_steps=None`` writes no checkpoints."""
     target = resolve_device(device)
     args: dict[str, Any] = {
@@ -58,7 +57,7 @@ def make_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
     trainer = Seq2SeqTrainer(model=model, args=Seq2SeqTrainingArguments(**args),
                              train_dataset=PairDataset(features),
                              data_collator=PairCollator(tokenizer.pad_token_id),
-                             processing_class=tokenizer, callbacks=list(callbacks))
+                             processing_class=tokenizer)
     if not progress:
         trainer.remove_callback(PrinterCallback)  # quiet: the log is returned, not printed
     return trainer

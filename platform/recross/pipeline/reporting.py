@@ -10,8 +10,8 @@ import pandas as pd
 from recross.config import Settings
 from recross.errors import DataError
 from recross.evaluation.reports import ReportPaths, build_table1, table1_markdown, write_report
-from recross.paths import StatePaths
-from recross.pipeline.target import TargetPaths
+from recross.paths import StatePaths, slug
+from recross.pipeline.target import TargetPaths, study_root
 from recross.retrieval.distribution import task_shares
 
 
@@ -22,15 +22,11 @@ class ReportResult:
     evaluations: int
 
 
-def _targets_root(settings: Settings) -> Path:
-    return Path(settings.home) / "targets"
-
-
 def collect_evaluations(settings: Settings) -> pd.DataFrame:
     """One row per (target, retriever, seed) from every ``evaluation.parquet`` under the home."""
-    frames = [pd.read_parquet(p) for p in sorted(_targets_root(settings).glob("*/*/evaluation.parquet"))]
+    frames = [pd.read_parquet(p) for p in sorted(study_root(settings).glob("*/*/evaluation.parquet"))]
     if not frames:
-        raise DataError(f"no evaluations under {_targets_root(settings)}. Fix: materialize the "
+        raise DataError(f"no evaluations under {study_root(settings)}. Fix: materialize the "
                         "evaluations asset for at least one partition (or run `recross run`).")
     return pd.concat(frames, ignore_index=True)
 
@@ -54,7 +50,7 @@ def collect_distributions(settings: Settings, evaluations: pd.DataFrame) -> pd.D
 def build_report(settings: Settings) -> ReportResult:
     """Write Table 1 (Markdown, CSV) and the heatmap (PNG) under RECROSS_HOME/reports."""
     evaluations = collect_evaluations(settings)
-    paths = write_report(StatePaths(Path(settings.home)).reports, evaluations,
+    paths = write_report(StatePaths(Path(settings.home)).reports / slug(settings.study), evaluations,
                          collect_distributions(settings, evaluations))
     return ReportResult(paths=paths, markdown=table1_markdown(build_table1(evaluations)),
                         evaluations=len(evaluations))

@@ -44,7 +44,7 @@ def mine(settings: Settings, pool: UpstreamPool, *, progress: bool = True) -> Mi
                                exact=settings.index.exact or None)
         upstream = load_seq2seq(upstream_model_dir(settings), device=settings.models.device)
         return mine_distant_supervision(
-            pool=pool, retriever=dense, upstream=upstream, settings=settings.mining,
+            retriever=dense, upstream=upstream, settings=settings.mining,
             max_input_length=settings.models.max_input_length,
             max_output_length=settings.models.max_output_length, out_dir=mining_dir(settings),
             progress=progress)

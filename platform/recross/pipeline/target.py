@@ -43,7 +43,7 @@ class TargetPaths:
 
     @classmethod
     def of(cls, settings: Settings, target: str, retriever: str) -> "TargetPaths":
-        return cls(Path(settings.home) / "targets" / slug(target) / slug(retriever))
+        return cls(study_root(settings) / slug(target) / slug(retriever))
 
     @property
     def query_sets(self) -> Path:
@@ -55,9 +55,17 @@ class TargetPaths:
     def predictions(self, seed: int) -> Path:
         return self.root / "predictions" / f"seed-{seed}.parquet"
 
+    def adapted(self, seed: int) -> Path:
+        return self.root / "adapted" / f"seed-{seed}"
+
     @property
     def evaluation(self) -> Path:
         return self.root / "evaluation.parquet"
+
+
+def study_root(settings: Settings) -> Path:
+    """Where the per-target results of ``settings.study`` live."""
+    return Path(settings.home) / "studies" / slug(settings.study)
 
 
 # -- user tasks -----------------------------------------------------------------------------
@@ -198,13 +206,13 @@ def adapt_for_target(settings: Settings, pool: UpstreamPool, *, target: str, ret
     """Fine-tune a fresh copy of M on each seed's retrieved set; skip seeds already adapted."""
     if retriever == "none":
         return [AdaptedSeed(seed=s, path=None, seconds=0.0, reused=True) for s in seeds]
-    paths = StatePaths(Path(settings.home))
+    paths = TargetPaths.of(settings, target, retriever)
     base = load_seq2seq(upstream_model_dir(settings), device=settings.models.device)
     out = []
     for seed in seeds:
         examples = load_retrieved(settings, pool, target=target, retriever=retriever, seed=seed)
         fingerprint = _fingerprint([e.example_id for e in examples], settings)
-        out_dir = paths.adapted(target, retriever, seed)
+        out_dir = paths.adapted(seed)
         marker = out_dir / "recross_inputs.json"
         if is_complete(out_dir) and marker.is_file() and \
                 json.loads(marker.read_text()).get("fingerprint") == fingerprint:

@@ -22,9 +22,8 @@ from recross.pipeline.target import (
     load_query_sets,
     test_examples,
 )
-from recross.paths import slug
 from recross.retrieval.distribution import task_shares
-from recross.tracking import Tracker
+from recross.tracking import Tracker, registry_name_and_alias
 
 
 @dataclass
@@ -62,8 +61,9 @@ def track_partition(settings: Settings, pool: UpstreamPool, *, target: str, retr
                     run.log_task_distribution(task_shares(retrieved["task"].tolist()))
                 item = by_seed[seed]
                 if item.path is not None:
-                    tracker.log_adapted_model(run, item.path, registered_name=slug(
-                        f"recross-{target}-{retriever}"), alias=f"seed-{seed}")
+                    name, alias = registry_name_and_alias(target_task=target,
+                                                          retriever=retriever, seed=seed)
+                    tracker.log_adapted_model(run, item.path, registered_name=name, alias=alias)
 
         table = evaluate_for_target(settings, target=target, retriever=retriever,
                                     adapted=adapted, test=test, on_seed=log_seed,

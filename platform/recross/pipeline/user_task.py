@@ -15,6 +15,7 @@ from recross.errors import DataError
 from recross.evaluation.metrics import score_predictions
 from recross.index.filters import TaskFilter
 from recross.io import atomic_write_text
+from recross.paths import slug
 from recross.models import adapt, load_seq2seq
 from recross.pipeline.target import build_retriever, predict, test_examples
 from recross.pipeline.upstream import read_pool, upstream_model_dir
@@ -83,8 +84,8 @@ def adapt_user_task(settings: Settings, retrieved: RetrievedSet, *, out_dir: Pat
         run.log_metrics({"adapt_seconds": seconds,
                          **({"final_loss": result.final_loss} if result.log else {})})
         run.log_retrieved_ids(retrieved.example_ids)
-        uri = tracker.log_adapted_model(run, out_dir, registered_name=f"recross-{task_name}",
-                                        alias="latest")
+        uri = tracker.log_adapted_model(run, out_dir, registered_name=f"recross-{slug(task_name)}",
+                                        alias="current")
     return UserAdaptation(run_id=run.run_id, model_uri=uri, seconds=seconds,
                           final_loss=result.final_loss)
 

@@ -26,15 +26,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sentence_transformers.cross_encoder import (CrossEncoder, CrossEncoderTrainer,
-                                                 CrossEncoderTrainingArguments)
+from sentence_transformers.cross_encoder import (
+    CrossEncoder,
+    CrossEncoderTrainer,
+    CrossEncoderTrainingArguments,
+)
 from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
 from recross.config import RerankerSettings
 from recross.errors import DataError, ModelError
 from recross.io import atomic_directory, is_complete
-from recross.models.building import (BUILD_PREFIX, PACKAGED_PREFIX, TINY_BERT, resolve_packaged,
-                                     save_tiny_bert)
+from recross.models.building import (
+    BUILD_PREFIX,
+    PACKAGED_PREFIX,
+    TINY_BERT,
+    resolve_packaged,
+    save_tiny_bert,
+)
 from recross.models.device import resolve_device
 
 log = logging.getLogger(__name__)

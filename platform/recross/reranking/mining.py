@@ -13,9 +13,9 @@ written parquet file, so a killed run resumes where it stopped and a resumed run
 uninterrupted one. The run's settings are stored in ``mining.json``; resuming with other settings
 is refused rather than mixing two configurations in one table.
 
-    >>> run = mine_distant_supervision(pool=pool, retriever=dagger, upstream=bundle,
-    ...                                settings=s.mining, max_input_length=256,
-    ...                                max_output_length=64, out_dir=paths.mining("minilm"))
+    >>> run = mine_distant_supervision(retriever=dagger, upstream=bundle, settings=s.mining,
+    ...                                max_input_length=256, max_output_length=64,
+    ...                                out_dir=paths.mining("minilm"))
     >>> run.table[["query_text", "candidate_text", "label", "tuple_id", "candidate_loss"]]
 """
 
@@ -74,15 +74,16 @@ class _Tuple:
     candidates: list[Example]
 
 
-def mine_distant_supervision(*, pool: UpstreamPool, retriever: DenseRetrieval,
-                             upstream: Seq2SeqBundle, settings: MiningSettings,
+def mine_distant_supervision(*, retriever: DenseRetrieval, upstream: Seq2SeqBundle, settings: MiningSettings,
                              max_input_length: int, max_output_length: int, out_dir: Path,
                              loss_batch_size: int = 32, progress: bool = True) -> MiningRun:
     """Mine ``settings.n_tuples`` tuples into ``out_dir`` (resuming finished ones); see module doc.
 
-    ``retriever`` is the dense ``recross-dagger`` retriever over the upstream model's index;
-    ``upstream`` is M, never modified (each group fine-tunes a copy).
+    ``retriever`` is the dense ``recross-dagger`` retriever over the upstream model's index; its
+    pool is D, where pretend query tasks come from. ``upstream`` is M, never modified (each group
+    fine-tunes a copy).
     """
+    pool = retriever.pool
     _check_sizes(settings)
     eligible = _eligible_tasks(pool, settings)
     manifest = _manifest(pool, retriever, upstream, settings, max_input_length, max_output_length)
@@ -99,8 +100,7 @@ def mine_distant_supervision(*, pool: UpstreamPool, retriever: DenseRetrieval,
     try:
         for tid in todo:
             started = time.perf_counter()
-            drawn = _draw_tuple(tid, pool=pool, retriever=retriever, eligible=eligible,
-                                settings=settings)
+            drawn = _draw_tuple(tid, retriever=retriever, eligible=eligible, settings=settings)
             frame = _score_tuple(tid, drawn, upstream=upstream, settings=settings,
                                  loss_batch_size=loss_batch_size, lengths=lengths)
             elapsed = time.perf_counter() - started
@@ -135,7 +135,6 @@ def read_mined(out_dir: Path, *, n_tuples: int | None = None) -> pd.DataFrame:
         kind="stable").reset_index(drop=True)
 
 
-
 def _check_sizes(settings: MiningSettings) -> None:
     if 2 * settings.positives > settings.candidates:
         raise ConfigError(f"mining.positives W={settings.positives} needs 2W <= mining.candidates "
@@ -147,34 +146,31 @@ def _check_sizes(settings: MiningSettings) -> None:
                           "Fix: lower mining.groups (reference: candidates / 20).")
 
 
-def _eligible_tasks(pool: UpstreamPool, settings: MiningSettings) -> list[str]:
-    """Tasks with enough distinct inputs for Zq + Hq and enough other-task candidates."""
+def _eligible_tasks(pool: UpstreamPool, settings: MiningSettings) -> dict[str, list[Example]]:
+    """Tasks with enough distinct inputs for Zq + Hq and enough other-task candidates, each with
+    its examples of distinct inputs (first of each input, pool order)."""
     need = settings.query_size + settings.heldout_size
-    distinct: dict[str, set[str]] = {}
+    distinct: dict[str, dict[str, Example]] = {}
     for ex in pool.examples:
-        distinct.setdefault(ex.task, set()).add(ex.input)
+        distinct.setdefault(ex.task, {}).setdefault(ex.input, ex)
     counts = pool.task_counts()
-    eligible = [task for task, inputs in sorted(distinct.items())
-                if len(inputs) >= need and len(pool) - counts[task] >= settings.candidates]
+    eligible = {task: list(by_input.values()) for task, by_input in sorted(distinct.items())
+                if len(by_input) >= need and len(pool) - counts[task] >= settings.candidates}
     if not eligible:
         raise ConfigError(
             f"no upstream task can serve as a pretend query task: each needs {need} distinct "
             f"inputs (|Zq|={settings.query_size} + |Hq|={settings.heldout_size}) and "
             f"{settings.candidates} candidates from other tasks; the pool has "
-            f"{dict(sorted((t, len(v)) for t, v in distinct.items()))}. Fix: lower "
+            f"{ {t: len(v) for t, v in sorted(distinct.items())} }. Fix: lower "
             "mining.query_size / heldout_size / candidates or use a larger pool.")
     return eligible
 
 
-def _draw_tuple(tid: int, *, pool: UpstreamPool, retriever: DenseRetrieval, eligible: list[str],
+def _draw_tuple(tid: int, *, retriever: DenseRetrieval, eligible: dict[str, list[Example]],
                 settings: MiningSettings) -> _Tuple:
     rng = random.Random(f"mining:{settings.seed}:{tid}")
-    task = rng.choice(eligible)
-    by_input: dict[str, Example] = {}
-    for ex in pool.examples:
-        if ex.task == task:
-            by_input.setdefault(ex.input, ex)
-    drawn = rng.sample(list(by_input.values()), settings.query_size + settings.heldout_size)
+    task = rng.choice(list(eligible))
+    drawn = rng.sample(eligible[task], settings.query_size + settings.heldout_size)
     queries, heldout = drawn[:settings.query_size], drawn[settings.query_size:]
     candidates = _distinct_candidates([q.input for q in queries], retriever=retriever,
                                       filters=TaskFilter(exclude_tasks=(task,)),
@@ -258,17 +254,26 @@ def _manifest(pool: UpstreamPool, retriever: DenseRetrieval, upstream: Seq2SeqBu
 
 def _open_run(out_dir: Path, manifest: dict[str, Any]) -> None:
     path = out_dir / MANIFEST_FILE
-    if path.is_file():
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        if stored != json.loads(json.dumps(manifest, default=str)):
-            changed = sorted(k for k in set(stored) | set(manifest)
-                             if stored.get(k) != json.loads(json.dumps(manifest.get(k),
-                                                                       default=str)))
-            raise ConfigError(f"{out_dir} holds tuples mined with other settings (differing: "
-                              f"{', '.join(changed)}); mixing them would blur the supervision. "
-                              "Fix: mine into another folder, or delete this one to start over.")
+    if not path.is_file():
+        atomic_write_json(path, manifest)
         return
-    atomic_write_json(path, manifest)
+    stored = _flat(json.loads(path.read_text(encoding="utf-8")))
+    wanted = _flat(json.loads(json.dumps(manifest, default=str)))
+    changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+    if changed:
+        raise ConfigError(f"{out_dir} holds tuples mined with other settings (differing: "
+                          f"{', '.join(changed)}); mixing them would blur the supervision. "
+                          "Fix: mine into another folder, or delete this one to start over.")
+
+
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _tuple_path(out_dir: Path, tid: int) -> Path:

@@ -9,7 +9,23 @@ from recross.retrieval.factory import DENSE_RETRIEVERS, RETRIEVERS, make_retriev
 from recross.retrieval.reranked import PairScorer, RerankedRetrieval, rerank
 from recross.retrieval.simple import NoRetrieval, RandomRetrieval
 
-__all__ = ["candidate_count", "interleave_ranked", "per_query_k", "RetrievedItem", "RetrievedSet",
-           "Retriever", "PoolCatalog", "DenseRetrieval", "distribution_matrix",
-           "task_distribution", "DENSE_RETRIEVERS", "RETRIEVERS", "make_retriever", "PairScorer",
-           "RerankedRetrieval", "rerank", "NoRetrieval", "RandomRetrieval"]
+__all__ = [
+           "DENSE_RETRIEVERS",
+           "RETRIEVERS",
+           "DenseRetrieval",
+           "NoRetrieval",
+           "PairScorer",
+           "PoolCatalog",
+           "RandomRetrieval",
+           "RerankedRetrieval",
+           "RetrievedItem",
+           "RetrievedSet",
+           "Retriever",
+           "candidate_count",
+           "distribution_matrix",
+           "interleave_ranked",
+           "make_retriever",
+           "per_query_k",
+           "rerank",
+           "task_distribution",
+]

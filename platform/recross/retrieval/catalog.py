@@ -25,7 +25,7 @@ class PoolCatalog:
     counts: dict[tuple[str, str], int]
 
     @classmethod
-    def from_pool(cls, pool: UpstreamPool) -> "PoolCatalog":
+    def from_pool(cls, pool: UpstreamPool) -> PoolCatalog:
         return cls(counts=dict(Counter((ex.task, ex.template) for ex in pool.examples)))
 
     @property
