@@ -38,9 +38,10 @@ class MainJobResult:
 
 
 def chosen_targets(settings: Settings) -> list[str]:
-    if settings.targets == ["__all__"]:
+    """The profile's selection; ``None`` or ``RECROSS_TARGETS=all``: every paper target."""
+    if settings.targets is None or settings.targets == ["__all__"]:
         return list(PAPER_TARGETS)
-    return list(settings.targets or PAPER_TARGETS[:1])
+    return list(settings.targets)
 
 
 def _is_materialized(instance: dg.DagsterInstance, asset: dg.AssetsDefinition,

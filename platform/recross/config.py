@@ -181,7 +181,7 @@ class Settings(_Section):
     # A study is one set of per-target results (its own folder and, by convention, its own MLflow
     # experiment): the main job writes "main"; benchmarks and ablations write their own.
     study: str = "main"
-    targets: list[str] | None = None  # None: the profile's default selection
+    targets: list[str] | None = None  # None (paper profile) or RECROSS_TARGETS=all: all ten
     retrievers: list[str] = ["none", "random", "sbert", "recross-dagger", "recross"]
     data: DataSettings = DataSettings()
     models: ModelSettings = ModelSettings()
@@ -237,8 +237,13 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
         "reranker": {"epochs": 3, "batch_size": 8, "learning_rate": 1e-3, "max_length": 64},
         "index": {"upsert_batch_size": 64},
     },
+    # Sized so `make run` (train M, encode 118k examples twice, mine, train the reranker, one
+    # target x five retrievers x two query sets) takes about an hour on 2 CPU cores.
     "small": {
-        "targets": ["super_glue-cb", "piqa"],
+        "targets": ["super_glue-cb"],
+        "data": {"test_sample_size": 200},
+        "retrieval": {"n_query_sets": 2},
+        "mining": {"n_tuples": 12},
     },
     "paper": {
         "models": {"upstream_model": "yuchenlin/BART0",
