@@ -210,7 +210,7 @@ def real_vectors(home: Path, dim: int, need: int) -> tuple[np.ndarray, str] | No
                 continue
             vectors = np.concatenate([b.vectors for b in index.iter_batches(8192)])
         order = np.random.default_rng(0).permutation(len(vectors))
-        return vectors[order[:need]], f"real: {collection} ({manifest.encoder_name})"
+        return vectors[order[:need]], f"real: {manifest.encoder_name}"
     return None
 
 

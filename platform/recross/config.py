@@ -165,6 +165,7 @@ class IndexSettings(_Section):
     timeout_s: float = Field(30.0, gt=0)
     retries: int = Field(4, ge=0)
     retry_backoff_s: float = Field(0.5, gt=0)  # first wait; doubles on each retry
+    optimize_timeout_s: float = Field(3600.0, gt=0)  # longest wait for a server's HNSW build
 
 
 class TrackingSettings(_Section):

@@ -185,3 +185,19 @@ def test_vectors_of_the_wrong_dimension_are_rejected(open_test_index):
         index.upsert(synthetic_examples(2), random_vectors(2, DIM + 1))
     with pytest.raises(IndexStoreError, match="dimension mismatch"):
         index.search(random_vectors(1, DIM - 1), k=3)
+
+
+def test_large_pool_options_keep_search_results(open_test_index):
+    """On-disk vectors and int8 scalar quantization (with rescoring) still rank correctly."""
+    examples = synthetic_examples(300)
+    vectors = random_vectors(300, DIM, seed=6)
+    index = open_test_index(dimension=DIM, on_disk_vectors=True, scalar_quantization=True,
+                            full_scan_threshold_kb=1)
+    index.upsert(examples, vectors)
+    index.optimize()
+    queries = random_vectors(4, DIM, seed=7)
+
+    hits = index.search(queries, k=5)
+
+    expected = exact_top_k(vectors, queries, 5)
+    assert [row[0].example_id for row in hits] == [examples[r[0]].example_id for r in expected]

@@ -54,7 +54,8 @@ def test_export_file_is_plain_parquet_with_the_manifest(edge_index, tmp_path):
     assert table.num_rows == 200
     assert table.column_names == ["example_id", "task", "template", "split", "source_index",
                                   "vector"]
-    assert (manifest.encoder_name, manifest.dimension) == ("test:toy", DIM)
+    assert (manifest.collection, manifest.encoder_name, manifest.dimension, manifest.points) == \
+        ("pool", "test:toy", DIM, 200)
 
 
 def test_import_into_a_collection_of_another_encoder_fails_before_writing(edge_index, tmp_path):

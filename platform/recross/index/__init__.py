@@ -12,20 +12,8 @@ from recross.index.base import ExampleIndex, Hit, IndexInfo, StoredBatch, point_
 from recross.index.build import BuildReport, build_index
 from recross.index.factory import collection_name, open_index
 from recross.index.filters import TaskFilter
-from recross.index.transfer import export_index, import_index, read_manifest
+from recross.index.transfer import ExportManifest, export_index, import_index, read_manifest
 
-__all__ = [
-           "BuildReport",
-           "ExampleIndex",
-           "Hit",
-           "IndexInfo",
-           "StoredBatch",
-           "TaskFilter",
-           "build_index",
-           "collection_name",
-           "export_index",
-           "import_index",
-           "open_index",
-           "point_id",
-           "read_manifest",
-]
+__all__ = ["BuildReport", "ExampleIndex", "ExportManifest", "Hit", "IndexInfo", "StoredBatch",
+           "TaskFilter", "build_index", "collection_name", "export_index", "import_index",
+           "open_index", "point_id", "read_manifest"]

@@ -217,8 +217,13 @@ class QdrantClientIndex(ExampleIndex):
             if status == models.CollectionStatus.RED:
                 raise IndexStoreError(f"{self.where} reports status red while building HNSW. "
                                       "Fix: read the server log, then rebuild the collection.")
-            log.info("waiting for HNSW build of %s (%s, %.0fs)", self.where, status,
-                     time.monotonic() - started)
+            waited = time.monotonic() - started
+            if waited > self._settings.optimize_timeout_s:
+                raise IndexStoreError(
+                    f"{self.where} is still {status} after {waited:.0f}s of HNSW building. Fix: "
+                    "raise index.optimize_timeout_s, or check the server's load and log; the "
+                    "points are stored, so `optimize` can simply be run again.")
+            log.info("waiting for HNSW build of %s (%s, %.0fs)", self.where, status, waited)
             time.sleep(_OPTIMIZE_POLL_S)
 
     def iter_batches(self, batch_size: int) -> Iterator[StoredBatch]:

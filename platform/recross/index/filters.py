@@ -6,7 +6,7 @@ the upstream pool is kept out of its own retrieved set. Backends translate it to
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ they are derived from the example ids (UUIDv5) on import, as on every write.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,13 +55,28 @@ def export_index(index: ExampleIndex, path: Path, *, progress: bool = True) -> i
     return rows
 
 
-def read_manifest(path: Path) -> Manifest:
-    """The encoder and dimension an export file was written with."""
+@dataclass(frozen=True)
+class ExportManifest:
+    """What an export file holds: where it came from, its encoder and dimension, its size."""
+
+    collection: str
+    encoder_name: str
+    dimension: int
+    points: int
+
+    def check_matches(self, *, where: str, encoder_name: str, dimension: int) -> None:
+        Manifest(encoder_name=self.encoder_name, dimension=self.dimension).check_matches(
+            where=where, encoder_name=encoder_name, dimension=dimension)
+
+
+def read_manifest(path: Path) -> ExportManifest:
+    """The source collection, encoder, dimension and point count of an export file."""
     try:
-        metadata = pq.read_schema(path).metadata or {}
+        parquet = pq.ParquetFile(path)
     except (OSError, pa.ArrowInvalid) as exc:
         raise IndexStoreError(f"{path} is not a readable parquet file ({exc}). Fix: pass a file "
                               "written by `recross index export`.") from None
+    metadata = parquet.schema_arrow.metadata or {}
     decoded = {k.decode(): v.decode() for k, v in metadata.items()}
     if decoded.get("format") != FORMAT:
         raise IndexStoreError(f"{path} is not a recross index export (no '{FORMAT}' marker). "
@@ -69,7 +85,9 @@ def read_manifest(path: Path) -> Manifest:
     if manifest is None:
         raise IndexStoreError(f"{path} names no encoder in its metadata. Fix: export the index "
                               "again with `recross index export`.")
-    return manifest
+    return ExportManifest(collection=decoded.get("collection", ""),
+                          encoder_name=manifest.encoder_name, dimension=manifest.dimension,
+                          points=parquet.metadata.num_rows)
 
 
 def import_index(index: ExampleIndex, path: Path, *, progress: bool = True) -> BuildReport:
@@ -78,11 +96,11 @@ def import_index(index: ExampleIndex, path: Path, *, progress: bool = True) -> B
     Resumable like a build; the encoder and dimension of the file must match the index.
     """
     started = time.perf_counter()
-    read_manifest(path).check_matches(where=f"the export file {path}",
-                                      encoder_name=index.encoder_name,
-                                      dimension=index.dimension)
+    exported = read_manifest(path)
+    exported.check_matches(where=f"the export file {path}", encoder_name=index.encoder_name,
+                           dimension=index.dimension)
     parquet = pq.ParquetFile(path)
-    total = parquet.metadata.num_rows
+    total = exported.points
     written = 0
     with tqdm(total=total, desc=f"import {index.collection}", unit="pt",
               disable=None if progress else True) as bar:
