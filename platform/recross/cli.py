@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import sys
@@ -16,6 +17,9 @@ import click
 
 from recross.config import PROFILES, Settings, load_settings
 from recross.errors import RecrossError
+
+# A write that failed for lack of space (disk full, quota, file-size limit): the user's to fix.
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 profile_option = click.option("--profile", type=click.Choice(PROFILES), default=None,
                               help="Settings profile (default: RECROSS_PROFILE or small).")
@@ -284,6 +288,13 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except RecrossError as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        if exc.errno not in DISK_FULL_ERRNOS:
+            raise
+        click.echo(f"error: {exc.strerror} while writing {exc.filename or 'a file'}. Fix: free "
+                   "disk space (or point RECROSS_HOME / --out at a larger disk) and run the "
+                   "command again; earlier complete results were kept.", err=True)
         sys.exit(2)
 
 

@@ -106,10 +106,18 @@ def _secrets(settings: Settings) -> list[str]:
 
 def tracking_uri(settings: Settings) -> str:
     """``settings.tracking.tracking_uri`` (set from ``MLFLOW_TRACKING_URI`` by ``load_settings``),
-    else the environment variable, else ``sqlite:///<home>/mlflow.db`` with an absolute path."""
-    chosen = settings.tracking.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-    if chosen:
-        return chosen
+    else ``sqlite:///<home>/mlflow.db`` with an absolute path.
+
+    The process environment is not read here: MLflow's own ``set_tracking_uri`` writes it, so
+    it would leak one store's URI into the next settings object.
+    """
+    uri = settings.tracking.tracking_uri
+    if uri:
+        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, which is not installed; the
+        # project ships psycopg2, so name that driver instead of failing on a missing module.
+        if uri.startswith("postgresql://"):
+            uri = "postgresql+psycopg2://" + uri.removeprefix("postgresql://")
+        return uri
     return f"sqlite:///{StatePaths(settings.home.resolve()).mlflow_db}"
 
 
