@@ -328,3 +328,8 @@ def test_server_store_prints_no_credentials_and_links_runs(
     assert fetch_runs(settings)["softem"].tolist() == [50.0]
     assert SECRET_PASSWORD not in "".join(MlflowClient(uri).get_run(parent.run_id)
                                           .data.params.values())
+
+
+def test_bare_postgresql_uri_uses_the_installed_psycopg2_driver() -> None:
+    settings = load_settings("tiny", environ={"MLFLOW_TRACKING_URI": "postgresql://u@db/mlflow"})
+    assert tracking_uri(settings) == "postgresql+psycopg2://u@db/mlflow"

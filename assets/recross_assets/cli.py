@@ -24,11 +24,13 @@ def _instance():
 
 
 def _ui_hint(settings) -> str:
+    from recross.config import hide_uri_credentials
     from recross.tracking import tracking_uri
 
     return ("open the Dagster UI:  DAGSTER_HOME=$PWD .venv/bin/dagster dev -m "
             "recross_assets.definitions   (http://127.0.0.1:3000)\n"
-            f"open the MLflow UI:  .venv/bin/mlflow ui --backend-store-uri {tracking_uri(settings)}"
+            "open the MLflow UI:  .venv/bin/mlflow ui --backend-store-uri "
+            f"{hide_uri_credentials(tracking_uri(settings))}"
             "   (http://127.0.0.1:5000)")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from recross.config import PROFILES, Settings, load_settings
+from recross.config import PROFILES, Settings, hide_uri_credentials, load_settings
 from recross.errors import RecrossError
 
 # A write that failed for lack of space (disk full, quota, file-size limit): the user's to fix.
@@ -97,7 +97,8 @@ def config() -> None:
 @click.pass_context
 def config_show(ctx: click.Context) -> None:
     """Print the effective settings (secrets hidden) as JSON."""
-    click.echo(json.dumps(settings_from(ctx).model_dump(mode="json"), indent=2))
+    click.echo(hide_uri_credentials(json.dumps(settings_from(ctx).model_dump(mode="json"),
+                                               indent=2)))
 
 
 

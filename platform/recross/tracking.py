@@ -42,7 +42,7 @@ from mlflow.models import Model, ModelSignature
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
-from recross.config import Settings
+from recross.config import Settings, hide_uri_credentials
 from recross.errors import TrackingError
 from recross.evaluation.reports import Table1, build_table1, table1_markdown
 from recross.paths import StatePaths, slug
@@ -74,7 +74,6 @@ _REGISTRY_FIX = ("Fix: use a registered model name without '/' or ':' and an ali
 _PARAMS_PER_BATCH = 100  # MLflow's limit on params in one log_batch call
 _HEALTH_TIMEOUT_S = 5.0
 
-_URI_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 _KEY_VALUE_SECRET = re.compile(
     r"(?P<key>\b[\w-]*?(?:api[_-]?key|password|passwd|token|secret)\b[\"']?\s*[=:]\s*[\"']?)"
     r"[^\s&\"',}]+", re.IGNORECASE)
@@ -88,7 +87,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = text.replace(secret, "***")
-    text = _URI_CREDENTIALS.sub(r"\g<scheme>***@", text)
+    text = hide_uri_credentials(text)
     return _KEY_VALUE_SECRET.sub(r"\g<key>***", text)
 
 

@@ -11,7 +11,8 @@ test kills the child's pid directly. The server never computes, so the fork is s
 
 Protocol on stdout, one line each: the child prints ``started PID`` just before the step and
 ``result PID {json}`` after it; the server prints ``exit PID RC`` once it has reaped the child
-(RC is -9 for a SIGKILL, 1 for an error, whose traceback goes to stderr).
+(RC is -9 for a SIGKILL, 1 for an error, whose traceback goes to stderr). Tests talk to the
+server through :class:`DriverClient`.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ TARGET = "super_glue-cb"
 RETRIEVER = "random"  # cheapest retriever whose sets adaptation really trains on
 # Upstream training with a checkpoint every 4 steps, so a kill has several to resume from.
 UPSTREAM_TRAINING = {"max_steps": 24, "save_steps": 4}
-INDEX_CAP_PER_TASK = 100  # 600 examples: an index build long enough to be killed mid-way
+INDEX_CAP_PER_TASK = 100  # 600 examples in 10 upserts, so kills land between writes too
 
 
 def settings_for(step: str, home: Path) -> Settings:
@@ -205,22 +206,29 @@ class DriverClient:
         self.log = log
         self._timeout_s = timeout_s
         self._buffer = b""
+        self._started: dict[int, float] = {}
         with open(log, "ab") as stderr:
             self._process = subprocess.Popen([sys.executable, __file__, "serve"], env=env,
                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                              stderr=stderr)
         self._expect("ready", deadline=time.monotonic() + timeout_s)
 
-    def run(self, step: str, home: Path, *, kill_after: float | None = None) -> Outcome:
-        """Run ``step`` on ``home``; with ``kill_after``, SIGKILL it that many seconds in."""
+    def start(self, step: str, home: Path) -> int:
+        """Ask for ``step`` on ``home``; returns the child's pid once the step has started."""
         assert self._process.stdin is not None
         self._process.stdin.write(f"{step} {home}\n".encode())
         self._process.stdin.flush()
-        deadline = time.monotonic() + self._timeout_s
-        pid = int(self._expect("started", deadline=deadline).split()[1])
-        started = time.monotonic()
-        summary: dict[str, Any] | None = None
+        pid = int(self._expect("started", deadline=time.monotonic() + self._timeout_s).split()[1])
+        self._started[pid] = time.monotonic()
+        return pid
+
+    def wait(self, pid: int, *, kill_after: float | None = None) -> Outcome:
+        """Wait for the child ``pid`` to end; with ``kill_after``, SIGKILL it that many seconds
+        after it started."""
+        started = self._started.pop(pid)
+        deadline = started + self._timeout_s
         kill_at = None if kill_after is None else started + kill_after
+        summary: dict[str, Any] | None = None
         while True:
             line = self._next_line(deadline=kill_at or deadline)
             if line is None and kill_at is not None:
@@ -229,13 +237,16 @@ class DriverClient:
                 kill_at = None
                 continue
             if line is None:
-                raise TimeoutError(f"{step} on {home} did not finish; see {self.log}")
+                raise TimeoutError(f"child {pid} did not finish; see {self.log}")
             kind, _, rest = line.partition(" ")
             if kind == "result" and rest.startswith(f"{pid} "):
                 summary = json.loads(rest.split(" ", 1)[1])
             elif kind == "exit" and rest.startswith(f"{pid} "):
                 return Outcome(rc=int(rest.split()[1]), summary=summary,
                                seconds=time.monotonic() - started)
+
+    def run(self, step: str, home: Path, *, kill_after: float | None = None) -> Outcome:
+        return self.wait(self.start(step, home), kill_after=kill_after)
 
     def close(self) -> None:
         assert self._process.stdin is not None

@@ -99,11 +99,12 @@ def test_writes_failing_for_lack_of_space_keep_the_previous_artifacts(tmp_path, 
 
     assert report["pool_table"] == report["adapted_model"] == errno.EFBIG
     assert report["cli_exit"] == 2
-    assert "File too large" in report["cli_stderr"] and "Fix: free disk space" in \
+    assert f"error: File too large while writing {out}. Fix: free disk space" in \
         report["cli_stderr"] and "Traceback" not in report["cli_stderr"]
     after = {**_digest(pool_path), **_digest(adapted), **_digest(out)}
     assert after == before  # byte for byte, and no temporary file left beside them
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adapted", "home", "queries.txt",
                                                           "retrieved.jsonl"]
+    assert [p.name for p in pool_path.parent.iterdir()] == [pool_path.name]
     assert len(upstream.read_pool(settings)) == len(pool)
     assert load_adapted(adapted, device="cpu").model is not None

@@ -39,26 +39,30 @@ class Example:
                 "source_index": self.source_index, "source_task": self.source_task}
 
 
+_REPAIR = "Fix: repair or re-download the file (recross data download --force)."
+
+
 def parse_example(raw: Any, *, task: str, where: str) -> Example:
     """Parse one element of a data file; ``where`` is ``"<file>[<index>]"`` for messages."""
     expected = 'a 3-element array ["<input>", ["<answer>", ...], "<task>|<split>|<template>|#<index>"]'
     if not isinstance(raw, list) or len(raw) != 3:
-        raise DataError(f"{where}: expected {expected}, got {_describe(raw)}. "
-                        "Fix: repair or re-download the file (recross data download).")
+        raise DataError(f"{where}: expected {expected}, got {_describe(raw)}. {_REPAIR}")
     text, answers, ident = raw
     if not isinstance(text, str) or not text.strip():
-        raise DataError(f"{where}: the input (element 0) must be non-empty text, got {_describe(text)}.")
+        raise DataError(f"{where}: the input (element 0) must be non-empty text, got "
+                        f"{_describe(text)}. {_REPAIR}")
     if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
         raise DataError(f"{where}: the answers (element 1) must be a list of strings, "
-                        f"got {_describe(answers)}.")
+                        f"got {_describe(answers)}. {_REPAIR}")
     if not isinstance(ident, str) or ident.count("|") != 3 or "|#" not in ident:
         raise DataError(f"{where}: the id (element 2) must look like "
-                        f"'<task>|<split>|<template>|#<index>', got {ident!r}.")
+                        f"'<task>|<split>|<template>|#<index>', got {ident!r}. {_REPAIR}")
     source_task, split, template, index = ident.split("|")
     try:
         source_index = int(index.lstrip("#"))
     except ValueError:
-        raise DataError(f"{where}: the id {ident!r} ends in {index!r}, not '#<integer>'.") from None
+        raise DataError(f"{where}: the id {ident!r} ends in {index!r}, not '#<integer>'. "
+                        f"{_REPAIR}") from None
     return Example(example_id=ident, input=text, answers=tuple(answers), task=task, split=split,
                    template=template, source_index=source_index, source_task=source_task)
 
@@ -74,7 +78,8 @@ def load_examples(path: Path, *, task: str) -> list[Example]:
         raise DataError(f"{path}: not valid JSON ({exc}); the file is malformed or truncated. "
                         "Fix: re-download it with `recross data download --force`.") from None
     if not isinstance(raw, list):
-        raise DataError(f"{path}: expected a JSON array of examples, got {_describe(raw)}.")
+        raise DataError(f"{path}: expected a JSON array of examples, got {_describe(raw)}. "
+                        f"{_REPAIR}")
     if not raw:
         raise DataError(f"{path}: the file holds no examples (task {task!r} is empty). "
                         "Fix: re-download it or leave the task out.")

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from recross.config import IndexSettings
+from recross.config import IndexSettings, hide_uri_credentials
 from recross.errors import IndexStoreError
 from recross.index.base import (
     KEYWORD_INDEXED_FIELDS,
@@ -73,7 +73,7 @@ class QdrantClientIndex(ExampleIndex):
             if not self._settings.url:
                 raise IndexStoreError("index backend 'server' needs a URL. Fix: set QDRANT_URL "
                                       "(e.g. http://localhost:6333) or choose backend 'edge'.")
-            return self._settings.url
+            return hide_uri_credentials(self._settings.url)  # for messages and logs
         path = self._local_path(home)
         return f"local mode {path}" if path else "local mode :memory:"
 

@@ -10,7 +10,13 @@ from pathlib import Path
 
 from recross.config import Settings
 from recross.data import QuerySet, resolve_data_dir
-from recross.data.user_files import read_labelled_examples, read_query_inputs, truncate_inputs
+from recross.data.targets import validate_query_inputs
+from recross.data.user_files import (
+    read_labelled_examples,
+    read_query_inputs,
+    read_user_rows,
+    truncate_inputs,
+)
 from recross.errors import DataError
 from recross.evaluation.metrics import score_predictions
 from recross.index.filters import TaskFilter
@@ -38,8 +44,11 @@ def _fit_inputs(settings: Settings, inputs: list[str], echo: Echo) -> list[str]:
 
 def retrieve_user_queries(settings: Settings, queries: Path, *, column: str, retriever: str,
                           filters: TaskFilter, echo: Echo = print) -> RetrievedSet:
-    """Retrieve |R| upstream examples for the inputs of ``queries``."""
-    inputs = read_query_inputs(queries, column=column)
+    """Retrieve |R| upstream examples for the inputs of ``queries`` (at most |R| of them, none
+    repeated: a repeated query would silently count twice)."""
+    inputs = [row.input for row in read_user_rows(queries, column=column)]
+    validate_query_inputs(inputs, where=f"query file {queries}",
+                          max_size=settings.retrieval.retrieved_size)
     if retriever != "random":
         inputs = _fit_inputs(settings, inputs, echo)
     query_set = QuerySet(task=queries.stem, seed=0, inputs=tuple(inputs))
