@@ -161,7 +161,7 @@ def _child(step: str, home: Path) -> None:
         summary = run_step(step, home)
         _say(f"result {os.getpid()} {json.dumps(summary)}")
         code = 0
-    except BaseException:
+    except Exception:  # noqa: BLE001 (any failure: traceback to the log, exit status 1)
         traceback.print_exc()
     finally:
         sys.stderr.flush()

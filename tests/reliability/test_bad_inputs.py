@@ -18,15 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from recross_assets.cli import main
-
 from recross.config import load_settings
 from recross.index import collection_name, open_index
 from recross.io import atomic_directory
 from recross.models import load_seq2seq
 from recross.pipeline import upstream
+from recross_assets.cli import main
 
-TINY_UPSTREAM = ("ag_news", "glue-mrpc", "rotten_tomatoes", "sciq", "cos_e-v1.11", "samsum")
 PREVIOUS_OUTPUT = '{"previous": "output, must survive"}\n'
 # Our errors name a fix or the names meant; click's usage errors list the choices and point to -h.
 FIX_HINTS = ("Fix", "Did you mean", "for help.")

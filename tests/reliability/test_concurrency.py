@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 from kill_driver import DriverClient, settings_for
-
 from recross.index import open_index
 from recross.pipeline.upstream import read_pool
 

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from recross.config import IndexSettings, load_settings
 from recross.errors import IndexStoreError, TrackingError
 from recross.index import open_index

@@ -19,7 +19,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from recross.config import load_settings
 from recross.models import adapt, load_adapted
 from recross.pipeline import upstream

@@ -4,7 +4,8 @@ Per step, a reference run is computed once; each trial copies the step's inputs 
 home, kills the step after a seeded random delay in [0, its duration], checks that nothing
 half-written is readable as complete, reruns the step to completion, checks that it resumed from
 what the killed run had finished, and compares the product with the reference. Steps run in
-processes forked by ``kill_driver`` (tiny profile, one torch thread, so reruns are bit-exact).
+processes forked by ``kill_driver`` (tiny profile, one torch thread, so model weights of a
+rerun are bit-identical to the reference's).
 
 Trials per step: ``N_TRIALS``; ``RECROSS_KILL_TRIALS=20`` raises every step to 20.
 """
@@ -23,9 +24,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from kill_driver import RETRIEVER, TARGET, UPSTREAM_TRAINING, DriverClient, settings_for
-from safetensors.numpy import load_file
-
+from kill_driver import (
+    RETRIEVER,
+    TARGET,
+    UPSTREAM_TRAINING,
+    DriverClient,
+    Outcome,
+    settings_for,
+)
 from recross.index import open_index
 from recross.io import COMPLETE_MARKER, is_complete
 from recross.models.upstream_training import last_complete_checkpoint
@@ -33,6 +39,7 @@ from recross.paths import StatePaths
 from recross.pipeline.reranking import mining_dir, reranker_dir
 from recross.pipeline.target import TargetPaths
 from recross.pipeline.upstream import upstream_model_dir
+from safetensors.numpy import load_file
 
 # Trials per step in the suite: the index build is cheap; model steps cost seconds per trial.
 N_TRIALS: dict[str, int] = {"index": 20, "upstream": 4, "mining": 4, "reranker": 5,
@@ -87,7 +94,7 @@ class Chain:
             self._references[step] = (home, outcome.seconds, outcome.summary or {})
         return self._references[step]
 
-    def _run(self, step: str, home: Path):
+    def _run(self, step: str, home: Path) -> Outcome:
         outcome = self.driver.run(step, home)
         assert outcome.rc == 0, f"{step} failed; see {self.driver.log}"
         return outcome
@@ -188,12 +195,20 @@ def _upstream_partial(home: Path, ref_home: Path, ref: dict[str, Any]) -> int | 
                                                   _weights(upstream_model_dir(
                                                       settings_for("upstream", ref_home))))
         return None
-    checkpoint = last_complete_checkpoint(
-        StatePaths(home).training_checkpoints(settings.models.upstream_model))
-    if checkpoint is None:
+    checkpoints = StatePaths(home).training_checkpoints(settings.models.upstream_model)
+    if not checkpoints.exists():
         return 0
-    _weights(Path(checkpoint))  # a checkpoint taken as whole must load
-    return json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
+    # The library's reader drops partial checkpoints: run it on a copy, so the rerun meets them.
+    copy = home.parent / f"{home.name}-checkpoints"
+    shutil.copytree(checkpoints, copy)
+    try:
+        checkpoint = last_complete_checkpoint(copy)
+        if checkpoint is None:
+            return 0
+        _weights(Path(checkpoint))  # a checkpoint taken as whole must load
+        return json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
+    finally:
+        shutil.rmtree(copy)
 
 
 def _upstream_resumed(step: int | None, rerun: dict[str, Any], ref: dict[str, Any]) -> None:

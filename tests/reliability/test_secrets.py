@@ -12,7 +12,6 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from click.testing import CliRunner
-
 from recross.config import IndexSettings, load_settings
 from recross.errors import IndexStoreError
 from recross.index import open_index
