@@ -95,7 +95,6 @@ def test_adapt_logs_filters_to_mlflow_and_the_model_predicts_and_evaluates(home,
 def test_task_add_registers_a_partition_whose_query_sets_materialize(home, query_file):
     recross(home, "task", "add", "my_reviews", "--queries", str(query_file))
     from recross.config import load_settings
-    from recross_assets.definitions import defs
     from recross_assets.defs.targets import query_sets
     from recross_assets.resources import default_resources
 
@@ -105,7 +104,7 @@ def test_task_add_registers_a_partition_whose_query_sets_materialize(home, query
         result = dg.materialize([query_sets], instance=instance, partition_key=str(key),
                                 resources=default_resources(profile="tiny",
                                                             home=str(home / "home")))
-        assert result.success and defs is not None
+        assert result.success
     settings = load_settings("tiny", overrides={"home": str(home / "home")}, environ={})
     saved = json.loads(TargetPaths.of(settings, "my_reviews", "random").query_sets.read_text())
     assert saved[0]["inputs"] == QUERIES

@@ -21,7 +21,7 @@ from recross.errors import ConfigError, RecrossError
 from recross.paths import StatePaths, slug
 from recross.pipeline.target import known_targets
 from recross.retrieval import RETRIEVERS
-from recross_assets.definitions import TARGET_ASSETS, UPSTREAM_ASSETS, defs
+from recross_assets.definitions import TARGET_ASSETS, UPSTREAM_ASSETS
 from recross_assets.defs.report import report
 from recross_assets.partitions import partition_key, register_targets
 

@@ -11,7 +11,12 @@ from recross.models.encoders import (
 )
 from recross.models.finetune import finetune_steps
 from recross.models.generation import generate
-from recross.models.loading import Seq2SeqBundle, load_seq2seq, weights_fingerprint
+from recross.models.loading import (
+    Seq2SeqBundle,
+    load_seq2seq,
+    load_tokenizer,
+    weights_fingerprint,
+)
 from recross.models.losses import example_losses, mean_loss
 from recross.models.upstream_training import UpstreamTrainingResult, build_upstream_model
 
@@ -29,6 +34,7 @@ __all__ = [
            "generate",
            "load_adapted",
            "load_seq2seq",
+           "load_tokenizer",
            "mean_loss",
            "resolve_device",
            "sentence_encoder",

@@ -110,6 +110,14 @@ def _load_local(path: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
                          "re-download it; it may be incomplete or not an encoder-decoder.") from exc
 
 
+def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
+    """The tokenizer of a saved checkpoint alone, for length checks that need no weights."""
+    if not (path / "config.json").is_file():
+        raise ModelError(f"{path} is not a model checkpoint (no config.json). Fix: build the "
+                         "upstream model first (upstream_model asset / `recross run`).")
+    return AutoTokenizer.from_pretrained(path)
+
+
 def _load_hub(model_id: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     cached = cached_snapshot(model_id)
     if cached is not None:

@@ -207,7 +207,7 @@ def adapt_for_target(settings: Settings, pool: UpstreamPool, *, target: str, ret
     if retriever == "none":
         return [AdaptedSeed(seed=s, path=None, seconds=0.0, reused=True) for s in seeds]
     paths = TargetPaths.of(settings, target, retriever)
-    base = load_seq2seq(upstream_model_dir(settings), device=settings.models.device)
+    base = None  # loaded on the first seed that needs adapting: reruns that reuse all load nothing
     out = []
     for seed in seeds:
         examples = load_retrieved(settings, pool, target=target, retriever=retriever, seed=seed)
@@ -218,6 +218,8 @@ def adapt_for_target(settings: Settings, pool: UpstreamPool, *, target: str, ret
                 json.loads(marker.read_text()).get("fingerprint") == fingerprint:
             out.append(AdaptedSeed(seed=seed, path=out_dir, seconds=0.0, reused=True))
             continue
+        if base is None:
+            base = load_seq2seq(upstream_model_dir(settings), device=settings.models.device)
         started = time.perf_counter()
         result = adapt(base, examples, settings.adaptation,
                        max_input_length=settings.models.max_input_length,

@@ -22,7 +22,7 @@ from recross.evaluation.metrics import score_predictions
 from recross.index.filters import TaskFilter
 from recross.io import atomic_write_text
 from recross.paths import slug
-from recross.models import adapt, load_seq2seq
+from recross.models import adapt, load_seq2seq, load_tokenizer
 from recross.pipeline.target import build_retriever, predict, test_examples
 from recross.pipeline.upstream import read_pool, upstream_model_dir
 from recross.retrieval import RetrievedSet
@@ -33,7 +33,7 @@ Echo = Callable[[str], None]
 
 def _fit_inputs(settings: Settings, inputs: list[str], echo: Echo) -> list[str]:
     """Truncate inputs longer than the model's limit, with a warning (never silently)."""
-    tokenizer = load_seq2seq(upstream_model_dir(settings), device="cpu").tokenizer
+    tokenizer = load_tokenizer(upstream_model_dir(settings))
     fitted, cut = truncate_inputs(inputs, tokenizer=tokenizer,
                                   max_length=settings.models.max_input_length)
     if cut:
