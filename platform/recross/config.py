@@ -252,11 +252,13 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
         "reranker": {"epochs": 3, "batch_size": 8, "learning_rate": 1e-3, "max_length": 64},
         "index": {"upsert_batch_size": 64},
     },
-    # Sized so `make run` (train M, encode 118k examples twice, mine, train the reranker, one
-    # target x five retrievers x two query sets) takes about an hour on 2 CPU cores.
+    # Sized so `make run` (train M, encode the pool twice, mine, train the reranker, one target x
+    # five retrievers x two query sets) takes about an hour on 2 CPU cores. The pool keeps 500
+    # examples per task (17,000 of 118,000): M's encoder does ~46 examples/s and MiniLM ~31/s
+    # here (benchmarks/encode_bench.py), so the whole pool would take ~1.7 h to index twice.
     "small": {
         "targets": ["super_glue-cb"],
-        "data": {"test_sample_size": 200},
+        "data": {"test_sample_size": 200, "upstream_cap_per_task": 500},
         # |R| 256 (paper ablation value): the cross-encoder scores |Q| x mu|R| pairs, ~8k here,
         # which a MiniLM cross-encoder on 2 cores does in minutes, not the ~20 min of |R| 512.
         "retrieval": {"n_query_sets": 2, "retrieved_size": 256},
