@@ -31,7 +31,9 @@ def finetune_steps(bundle: Seq2SeqBundle, examples: Sequence[Example], *, steps:
     collate = PairCollator(tuned.tokenizer.pad_token_id)
     rng = random.Random(seed)
     order: list[int] = []
-    optimizer = torch.optim.AdamW(tuned.model.parameters(), lr=lr, weight_decay=0.0)
+    # fused: one kernel per step; the per-tensor loop costs ~0.9 s a step for M's 49M weights on
+    # 2 CPU cores, as much as the forward and backward passes of a small batch.
+    optimizer = torch.optim.AdamW(tuned.model.parameters(), lr=lr, weight_decay=0.0, fused=True)
     tuned.model.train()
     for _ in range(steps):
         while len(order) < batch_size:

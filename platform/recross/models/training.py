@@ -44,11 +44,13 @@ def make_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
                  save_steps: int | None = None) -> Seq2SeqTrainer:
     """A trainer over ``features``; ``save_steps=None`` writes no checkpoints."""
     target = resolve_device(device)
+    # adamw_torch_fused: one kernel per step (CPU and GPU); the default per-tensor AdamW takes
+    # ~0.9 s a step for M's 49M weights on 2 CPU cores, 0.08 s fused.
     args: dict[str, Any] = {
         "output_dir": str(output_dir), "max_steps": max_steps, "num_train_epochs": epochs,
         "per_device_train_batch_size": batch_size, "learning_rate": learning_rate,
         "weight_decay": weight_decay, "warmup_steps": warmup_ratio, "lr_scheduler_type": "linear",
-        "optim": "adamw_torch", "logging_steps": logging_steps, "seed": seed, "data_seed": seed,
+        "optim": "adamw_torch_fused", "logging_steps": logging_steps, "seed": seed, "data_seed": seed,
         "train_sampling_strategy": "group_by_length", "remove_unused_columns": False,
         "dataloader_num_workers": 0, "report_to": "none", "disable_tqdm": not progress,
         "use_cpu": target.type == "cpu", "bf16": bf16_supported(target),
