@@ -21,4 +21,5 @@ run: setup
 	DAGSTER_HOME=$(CURDIR) HF_HUB_OFFLINE=1 $(BIN)/recross run
 
 test: setup
+	$(BIN)/ruff check platform assets benchmarks tests
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q

@@ -175,7 +175,7 @@ def _child(engine: str, case: Case, efs: list[int], max_batches: int, budget_s: 
             out.send(_run_faiss(case, max_batches, budget_s))
         else:
             out.send(_run_qdrant(case, engine, efs, max_batches, budget_s))
-    except Exception as exc:  # reported in the table instead of killing the whole run
+    except Exception as exc:  # noqa: BLE001 -- reported in the table instead of killing the whole run
         out.send([{"engine": engine, "error": f"{type(exc).__name__}: {exc}"}])
 
 

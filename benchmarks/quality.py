@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 
 import pandas as pd
-
 from recross.data import PAPER_TARGETS
 from recross.paths import StatePaths
 from recross.pipeline.target import TargetPaths

@@ -15,8 +15,8 @@ for _var in ("RECROSS_PROFILE", "RECROSS_CONFIG", "RECROSS_HOME", "RECROSS_TARGE
              "MLFLOW_TRACKING_URI"):
     os.environ.pop(_var, None)
 
-from recross.config import Settings, load_settings  # noqa: E402
-from recross.data import UpstreamPool, load_upstream_pool, resolve_data_dir  # noqa: E402
+from recross.config import Settings, load_settings
+from recross.data import UpstreamPool, load_upstream_pool, resolve_data_dir
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-
 from recross.config import load_settings
 from recross.errors import ConfigError
 

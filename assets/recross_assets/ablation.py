@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
-
 from recross.evaluation.reports import build_table1
 from recross.pipeline.reporting import collect_evaluations
+
 from recross_assets.studies import run_study
 
 # METHOD.md "Ablations": the values the paper varied, the main setting being |Q|=16, |R|=512, mu=2.

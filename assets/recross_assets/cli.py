@@ -10,8 +10,9 @@ import os
 from pathlib import Path
 
 import click
-
-from recross.cli import cli, main as library_main, settings_from
+from recross.cli import cli, settings_from
+from recross.cli import main as library_main
+from recross.io import atomic_file
 
 
 def _instance():
@@ -75,6 +76,7 @@ def task_add(ctx: click.Context, name: str, queries: Path, labelled: Path | None
              column: str) -> None:
     """Register NAME as a target partition; its assets then materialize from the Dagster UI."""
     from recross.pipeline.target import register_user_task
+
     from recross_assets.partitions import register_targets
 
     folder = register_user_task(settings_from(ctx), name, queries, labelled=labelled,
@@ -106,7 +108,8 @@ def ablate(ctx: click.Context, targets: tuple[str, ...], query_sets: int, test_s
                          echo=click.echo)
     click.echo(table.to_markdown(index=False, floatfmt=".2f"))
     if out is not None:
-        table.to_csv(out, index=False)
+        with atomic_file(out) as staging:
+            table.to_csv(staging, index=False)
 
 
 def main() -> None:

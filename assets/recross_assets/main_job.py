@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-
 from recross.config import Settings
 from recross.data import PAPER_TARGETS
 from recross.errors import ConfigError, RecrossError
 from recross.paths import StatePaths, slug
 from recross.pipeline.target import known_targets
 from recross.retrieval import RETRIEVERS
+
 from recross_assets.definitions import TARGET_ASSETS, UPSTREAM_ASSETS
 from recross_assets.defs.report import report
 from recross_assets.partitions import partition_key, register_targets

@@ -8,7 +8,6 @@ paper's ten; `register_targets` adds the registry's targets (idempotent) and is 
 from __future__ import annotations
 
 import dagster as dg
-
 from recross.retrieval import RETRIEVERS
 
 TARGETS = dg.DynamicPartitionsDefinition(name="targets")

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import dagster as dg
-
 from recross.config import Settings, load_settings
 from recross.paths import StatePaths
 from recross.tracking import Tracker

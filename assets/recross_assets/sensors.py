@@ -1,8 +1,8 @@
 """Keeps the target partitions in step with the registry and the user's tasks folder."""
 
 import dagster as dg
-
 from recross.pipeline.target import known_targets
+
 from recross_assets.partitions import TARGETS
 from recross_assets.resources import RecrossResource
 

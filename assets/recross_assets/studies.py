@@ -14,8 +14,8 @@ from typing import Any
 
 import dagster as dg
 import yaml
-
 from recross.config import Settings, deep_merge, load_settings
+
 from recross_assets.main_job import MainJobResult, run_main_job
 from recross_assets.resources import default_resources
 

@@ -209,7 +209,7 @@ class Settings(_Section):
     tracking: TrackingSettings = TrackingSettings()
 
     @model_validator(mode="after")
-    def _server_url_selects_server(self) -> "Settings":
+    def _server_url_selects_server(self) -> Settings:
         if self.index.url and self.index.backend == "edge":
             self.index.backend = "server"
         return self

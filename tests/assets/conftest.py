@@ -6,9 +6,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-
 from recross.config import Settings, load_settings
-from recross_assets.resources import MlflowResource, ProfileResource, QdrantResource, RecrossResource
+from recross_assets.resources import (
+    MlflowResource,
+    ProfileResource,
+    QdrantResource,
+    RecrossResource,
+)
 
 
 @pytest.fixture(scope="module")

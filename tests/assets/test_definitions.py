@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import dagster as dg
-
 from recross.retrieval import RETRIEVERS
 
 
@@ -29,6 +28,6 @@ def test_definitions_load_with_every_asset_check_and_job():
 
 def test_dagster_cli_validates_the_code_location():
     out = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-m",
-                          "recross_assets.definitions"], capture_output=True, text=True,
+                          "recross_assets.definitions"], check=False, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr

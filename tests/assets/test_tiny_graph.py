@@ -5,7 +5,6 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 from mlflow.tracking import MlflowClient
-
 from recross.retrieval import RETRIEVERS
 from recross_assets.main_job import run_main_job
 

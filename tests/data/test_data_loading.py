@@ -1,7 +1,6 @@
 import json
 
 import pytest
-
 from recross.data import QuerySet, TaskRegistry, load_examples, load_target, load_upstream_pool
 from recross.data.targets import validate_query_inputs
 from recross.errors import DataError

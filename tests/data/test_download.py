@@ -8,9 +8,9 @@ import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
-
 from recross.data import load_upstream_pool
 from recross.data.download import download_data
 from recross.errors import DataError
@@ -22,7 +22,7 @@ TARGETS = ["super_glue-cb"]
 class RangeHandler(SimpleHTTPRequestHandler):
     """Static files with Range support; ``cut_once`` paths drop the connection half-way once."""
 
-    cut_once: set[str] = set()
+    cut_once: ClassVar[set[str]] = set()
 
     def log_message(self, *args):  # keep pytest output clean
         pass

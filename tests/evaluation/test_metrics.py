@@ -1,5 +1,4 @@
 import pytest
-
 from recross.evaluation.metrics import exact_match, normalize_answer, score_predictions, soft_em
 
 

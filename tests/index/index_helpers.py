@@ -61,7 +61,7 @@ def server_unavailable_reason() -> str | None:
         import docker
 
         docker.from_env(timeout=3).ping()
-    except Exception as exc:  # no client config, no socket, daemon down: all mean "no Docker"
+    except Exception as exc:  # noqa: BLE001 -- no client config, no socket, daemon down: all mean "no Docker"
         return (f"no Qdrant server: QDRANT_URL is unset and no Docker engine answers "
                 f"({type(exc).__name__}) for testcontainers {QDRANT_IMAGE}")
     return None

@@ -1,8 +1,8 @@
 """The report asset: Table 1 and the Figure-3 heatmap over whatever evaluations exist."""
 
 import dagster as dg
-
 from recross.pipeline.reporting import build_report
+
 from recross_assets.defs.targets import evaluations
 from recross_assets.resources import RecrossResource
 

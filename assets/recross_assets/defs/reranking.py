@@ -1,9 +1,9 @@
 """Reranker assets: distant supervision mined from the upstream pool, and the cross-encoder."""
 
 import dagster as dg
-
 from recross.pipeline import reranking as steps
 from recross.pipeline.upstream import read_pool
+
 from recross_assets.defs.upstream import CPU_POOL, upstream_index, upstream_model
 from recross_assets.resources import RecrossResource
 

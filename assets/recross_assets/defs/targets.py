@@ -4,11 +4,11 @@ import time
 
 import dagster as dg
 import pandas as pd
-
 from recross.index.filters import TaskFilter
 from recross.pipeline import target as steps
 from recross.pipeline.tracked import track_partition
 from recross.pipeline.upstream import read_pool
+
 from recross_assets.defs.reranking import reranker
 from recross_assets.defs.upstream import CPU_POOL, sbert_index, upstream_index
 from recross_assets.partitions import TARGET_X_RETRIEVER
@@ -27,10 +27,10 @@ def _md_table(frame: pd.DataFrame) -> dg.MetadataValue:
 class RetrievalConfig(dg.Config):
     """Retrieval filters by task metadata, set in the launchpad; empty lists mean no filter."""
 
-    include_tasks: list[str] = []
-    exclude_tasks: list[str] = []
-    include_templates: list[str] = []
-    exclude_templates: list[str] = []
+    include_tasks: list[str] = []  # noqa: RUF012 (pydantic copies field defaults)
+    exclude_tasks: list[str] = []  # noqa: RUF012 (pydantic copies field defaults)
+    include_templates: list[str] = []  # noqa: RUF012 (pydantic copies field defaults)
+    exclude_templates: list[str] = []  # noqa: RUF012 (pydantic copies field defaults)
 
     def task_filter(self) -> TaskFilter:
         return TaskFilter(tuple(self.include_tasks), tuple(self.exclude_tasks),

@@ -3,8 +3,8 @@
 import time
 
 import dagster as dg
-
 from recross.pipeline import upstream as steps
+
 from recross_assets.resources import RecrossResource
 
 CPU_POOL = "recross_cpu_heavy"  # dagster.yaml lets one such step hold the cores at a time

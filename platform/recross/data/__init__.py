@@ -6,6 +6,17 @@ from recross.data.pool import UpstreamPool, load_upstream_pool
 from recross.data.registry import PAPER_TARGETS, TaskRegistry
 from recross.data.targets import QuerySet, TargetTask, load_target, validate_query_inputs
 
-__all__ = ["Example", "load_examples", "parse_example", "resolve_data_dir", "UpstreamPool",
-           "load_upstream_pool", "PAPER_TARGETS", "TaskRegistry", "QuerySet", "TargetTask",
-           "load_target", "validate_query_inputs"]
+__all__ = [
+           "PAPER_TARGETS",
+           "Example",
+           "QuerySet",
+           "TargetTask",
+           "TaskRegistry",
+           "UpstreamPool",
+           "load_examples",
+           "load_target",
+           "load_upstream_pool",
+           "parse_example",
+           "resolve_data_dir",
+           "validate_query_inputs",
+]

@@ -69,7 +69,7 @@ class UpstreamPool:
         return pd.DataFrame.from_records([ex.to_record() for ex in self.examples])
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame) -> "UpstreamPool":
+    def from_frame(cls, frame: pd.DataFrame) -> UpstreamPool:
         examples = [Example(example_id=r.example_id, input=r.input, answers=tuple(r.answers),
                             task=r.task, split=r.split, template=r.template,
                             source_index=int(r.source_index), source_task=r.source_task)

@@ -34,7 +34,7 @@ class TaskRegistry:
     bigbench: tuple[str, ...] = BIGBENCH_TARGETS
 
     @classmethod
-    def from_data_dir(cls, data_dir: Path) -> "TaskRegistry":
+    def from_data_dir(cls, data_dir: Path) -> TaskRegistry:
         path = data_dir / "split.json"
         try:
             split = json.loads(path.read_text(encoding="utf-8"))

@@ -25,7 +25,7 @@ class TaskFilter:
                 and (not self.include_templates or template in self.include_templates)
                 and template not in self.exclude_templates)
 
-    def excluding_task(self, task: str) -> "TaskFilter":
+    def excluding_task(self, task: str) -> TaskFilter:
         if task in self.exclude_tasks:
             return self
         return replace(self, exclude_tasks=self.exclude_tasks + (task,))

@@ -24,7 +24,7 @@ from recross.config import Settings
 from recross.data.examples import Example
 from recross.data.pool import UpstreamPool
 from recross.errors import DataError
-from recross.io import atomic_directory, is_complete
+from recross.io import atomic_directory, atomic_write_text, is_complete
 from recross.models.batching import tokenize_examples
 from recross.models.building import BUILD_PREFIX
 from recross.models.loading import Seq2SeqBundle, load_seq2seq
@@ -155,7 +155,7 @@ def _reset_if_stale(checkpoints: Path, wanted: dict) -> None:
     if checkpoints.is_dir():
         shutil.rmtree(checkpoints)
     checkpoints.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps(wanted, sort_keys=True), encoding="utf-8")
+    atomic_write_text(marker, json.dumps(wanted, sort_keys=True))
 
 
 def _publish(bundle: Seq2SeqBundle, result: UpstreamTrainingResult) -> None:

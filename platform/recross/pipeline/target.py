@@ -18,7 +18,14 @@ from pathlib import Path
 import pandas as pd
 
 from recross.config import Settings
-from recross.data import PAPER_TARGETS, Example, QuerySet, UpstreamPool, load_target, resolve_data_dir
+from recross.data import (
+    PAPER_TARGETS,
+    Example,
+    QuerySet,
+    UpstreamPool,
+    load_target,
+    resolve_data_dir,
+)
 from recross.data.targets import draw_query_sets
 from recross.data.user_files import read_labelled_examples, read_query_inputs
 from recross.errors import DataError
@@ -27,8 +34,8 @@ from recross.index.filters import TaskFilter
 from recross.io import atomic_write_bytes, atomic_write_json, is_complete
 from recross.models import adapt, generate, load_adapted, load_seq2seq
 from recross.paths import StatePaths, slug
-from recross.pipeline.upstream import open_pool_index, upstream_model_dir
 from recross.pipeline.reranking import load_scorer
+from recross.pipeline.upstream import open_pool_index, upstream_model_dir
 from recross.retrieval import RetrievedSet, make_retriever
 from recross.retrieval.distribution import task_distribution
 
@@ -42,7 +49,7 @@ class TargetPaths:
     root: Path
 
     @classmethod
-    def of(cls, settings: Settings, target: str, retriever: str) -> "TargetPaths":
+    def of(cls, settings: Settings, target: str, retriever: str) -> TargetPaths:
         return cls(study_root(settings) / slug(target) / slug(retriever))
 
     @property

@@ -21,8 +21,8 @@ from recross.errors import DataError
 from recross.evaluation.metrics import score_predictions
 from recross.index.filters import TaskFilter
 from recross.io import atomic_write_text
-from recross.paths import slug
 from recross.models import adapt, load_seq2seq, load_tokenizer
+from recross.paths import slug
 from recross.pipeline.target import build_retriever, predict, test_examples
 from recross.pipeline.upstream import read_pool, upstream_model_dir
 from recross.retrieval import RetrievedSet
