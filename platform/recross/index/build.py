@@ -7,11 +7,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from recross.data import Example
 from recross.errors import IndexStoreError
 from recross.index.base import ExampleIndex
+from recross.progress import progress_bar
 
 
 @dataclass
@@ -38,8 +38,8 @@ def build_index(index: ExampleIndex, examples: Sequence[Example],
         raise IndexStoreError(f"batch_size must be positive, got {batch_size}.")
     started = time.perf_counter()
     written = skipped = 0
-    with tqdm(total=len(examples), desc=f"index {index.collection}", unit="ex",
-              disable=None if progress else True) as bar:
+    with progress_bar(enabled=progress, total=len(examples), desc=f"index {index.collection}",
+                      unit="ex") as bar:
         for start in range(0, len(examples), batch_size):
             batch = examples[start:start + batch_size]
             present = index.existing_ids([e.example_id for e in batch])

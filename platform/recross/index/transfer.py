@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
 
 from recross.errors import IndexStoreError
 from recross.index.base import PAYLOAD_FIELDS, ExampleIndex, Manifest
 from recross.index.build import BuildReport
 from recross.io import atomic_file
+from recross.progress import progress_bar
 
 FORMAT = "recross-index-export"
 FORMAT_VERSION = 1
@@ -42,9 +42,8 @@ def export_index(index: ExampleIndex, path: Path, *, progress: bool = True) -> i
     manifest = Manifest(encoder_name=index.encoder_name, dimension=index.dimension)
     schema = _schema(index.dimension, manifest, index.collection)
     rows = 0
-    with atomic_file(path) as tmp, pq.ParquetWriter(tmp, schema) as writer, tqdm(
-            total=index.count(), desc=f"export {index.collection}", unit="pt",
-            disable=None if progress else True) as bar:
+    with atomic_file(path) as tmp, pq.ParquetWriter(tmp, schema) as writer, progress_bar(
+            enabled=progress, total=index.count(), desc=f"export {index.collection}", unit="pt") as bar:
         for batch in index.iter_batches(_BATCH):
             columns = {f: [p[f] for p in batch.payloads] for f in PAYLOAD_FIELDS}
             flat = pa.array(batch.vectors.reshape(-1), type=pa.float32())
@@ -102,8 +101,8 @@ def import_index(index: ExampleIndex, path: Path, *, progress: bool = True) -> B
     parquet = pq.ParquetFile(path)
     total = exported.points
     written = 0
-    with tqdm(total=total, desc=f"import {index.collection}", unit="pt",
-              disable=None if progress else True) as bar:
+    with progress_bar(enabled=progress, total=total, desc=f"import {index.collection}",
+                      unit="pt") as bar:
         for record_batch in parquet.iter_batches(batch_size=_BATCH):
             payloads = pa.Table.from_batches([record_batch]).select(
                 list(PAYLOAD_FIELDS)).to_pylist()

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.models import Pooling, Transformer
-from tqdm.auto import tqdm
 
 from recross.errors import ModelError
 from recross.models.batching import length_sorted_batches
@@ -38,6 +37,7 @@ from recross.models.loading import (
     check_hub_available,
     weights_fingerprint,
 )
+from recross.progress import progress_bar
 
 
 class UpstreamEncoder:
@@ -61,7 +61,7 @@ class UpstreamEncoder:
         self.encoder.eval()
         batches = length_sorted_batches([len(x) for x in ids], self.batch_size)
         with torch.inference_mode():
-            for batch in tqdm(batches, desc="encode", unit="batch", disable=not progress or None):
+            for batch in progress_bar(batches, enabled=progress, desc="encode", unit="batch"):
                 padded = tokenizer.pad([{"input_ids": ids[i]} for i in batch], return_tensors="pt")
                 mask = padded["attention_mask"].to(device)
                 hidden = self.encoder(input_ids=padded["input_ids"].to(device),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from tqdm.auto import tqdm
 
 from recross.models.batching import length_sorted_batches
 from recross.models.loading import Seq2SeqBundle
+from recross.progress import progress_bar
 
 
 def generate(bundle: Seq2SeqBundle, inputs: Sequence[str], *, num_beams: int, max_new_tokens: int,
@@ -24,7 +24,7 @@ def generate(bundle: Seq2SeqBundle, inputs: Sequence[str], *, num_beams: int, ma
     model.eval()
     batches = length_sorted_batches([len(x) for x in ids], batch_size)
     with torch.inference_mode():
-        for batch in tqdm(batches, desc="generate", unit="batch", disable=not progress or None):
+        for batch in progress_bar(batches, enabled=progress, desc="generate", unit="batch"):
             padded = tokenizer.pad([{"input_ids": ids[i]} for i in batch], return_tensors="pt")
             padded = {k: v.to(bundle.device) for k, v in padded.items()}
             out = model.generate(**padded, num_beams=num_beams, max_new_tokens=max_new_tokens,

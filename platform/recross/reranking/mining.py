@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from recross.config import MiningSettings
 from recross.data import Example, UpstreamPool
@@ -43,6 +42,7 @@ from recross.errors import ConfigError
 from recross.index.filters import TaskFilter
 from recross.io import atomic_write_bytes, atomic_write_json
 from recross.models import Seq2SeqBundle, finetune_steps, mean_loss
+from recross.progress import progress_bar
 from recross.retrieval.dense import DenseRetrieval
 
 log = logging.getLogger(__name__)
@@ -95,8 +95,8 @@ def mine_distant_supervision(*, retriever: DenseRetrieval, upstream: Seq2SeqBund
              settings.groups, settings.rounds, settings.finetune_steps)
     lengths = {"max_input_length": max_input_length, "max_output_length": max_output_length}
     seconds: list[float] = []
-    bar = tqdm(total=settings.n_tuples, initial=len(done), desc="mining tuples", unit="tuple",
-               disable=None if progress else True)
+    bar = progress_bar(enabled=progress, total=settings.n_tuples, initial=len(done),
+                       desc="mining tuples", unit="tuple")
     try:
         for tid in todo:
             started = time.perf_counter()
