@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from mining_helpers import MINED_TUPLES, TINY
 from pandas.testing import assert_frame_equal
@@ -76,3 +78,17 @@ def test_impossible_mining_sizes_fail_before_any_work(tiny_dagger, tiny_bundle, 
                                                       overrides, message):
     with pytest.raises(ConfigError, match=message):
         mine_into(tiny_dagger, tiny_bundle, tmp_path, **overrides)
+
+
+def test_a_moved_state_folder_resumes_its_tuples(tiny_dagger, tiny_bundle, tmp_path, mine_into):
+    from recross.reranking.mining import MANIFEST_FILE
+
+    mine_into(tiny_dagger, tiny_bundle, tmp_path, n_tuples=1)
+    manifest = tmp_path / MANIFEST_FILE
+    assert str(tmp_path) not in manifest.read_text(encoding="utf-8")
+    # Older versions also recorded M's absolute path: such a run still resumes.
+    stored = json.loads(manifest.read_text(encoding="utf-8"))
+    manifest.write_text(json.dumps({**stored, "upstream_source": "/old/home/models/upstream"}),
+                        encoding="utf-8")
+    resumed = mine_into(tiny_dagger, tiny_bundle, tmp_path, n_tuples=2)
+    assert (resumed.mined, resumed.resumed) == (1, 1)

@@ -244,11 +244,14 @@ def _group_seed(seed: int, tid: int, round_: int, group_no: int) -> int:
 def _manifest(pool: UpstreamPool, retriever: DenseRetrieval, upstream: Seq2SeqBundle,
               settings: MiningSettings, max_input_length: int,
               max_output_length: int) -> dict[str, Any]:
-    """What a mined tuple depends on; ``n_tuples`` is left out so a run can be extended."""
+    """What a mined tuple depends on; ``n_tuples`` is left out so a run can be extended.
+
+    M is pinned by the encoder name (which carries its weights hash), not by its path, so a
+    state folder can move without losing its tuples.
+    """
     return {"settings": settings.model_dump(mode="json", exclude={"n_tuples"}),
-            "upstream_model": upstream.name, "upstream_source": upstream.source,
-            "encoder": retriever.encoder.name, "index": retriever.index.collection,
-            "pool_task_counts": pool.task_counts(),
+            "upstream_model": upstream.name, "encoder": retriever.encoder.name,
+            "index": retriever.index.collection, "pool_task_counts": pool.task_counts(),
             "max_input_length": max_input_length, "max_output_length": max_output_length}
 
 
@@ -259,7 +262,8 @@ def _open_run(out_dir: Path, manifest: dict[str, Any]) -> None:
         return
     stored = _flat(json.loads(path.read_text(encoding="utf-8")))
     wanted = _flat(json.loads(json.dumps(manifest, default=str)))
-    changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+    # Keys a newer version stopped recording (the model's path) do not invalidate old tuples.
+    changed = sorted(k for k in wanted if stored.get(k) != wanted[k])
     if changed:
         raise ConfigError(f"{out_dir} holds tuples mined with other settings (differing: "
                           f"{', '.join(changed)}); mixing them would blur the supervision. "
