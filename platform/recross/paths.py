@@ -33,6 +33,11 @@ class StatePaths:
         return self.models / "reranker" / slug(name)
 
     @property
+    def int8_encoders(self) -> Path:
+        """ONNX int8 copies of the index encoders, one file per (weights, max length)."""
+        return self.models / "onnx-int8"
+
+    @property
     def qdrant(self) -> Path:
         """Embedded Qdrant Edge shards: one folder per collection."""
         return self.home / "qdrant"

@@ -3,6 +3,9 @@
 Both implement :class:`recross.models.encoder.ExampleEncoder`: batched under inference mode,
 batches of similar length (padding costs as much as text on a CPU), float32 output in input
 order, deterministic. ``name`` pins checkpoint (with a weights hash), pooling and max length.
+Given ``onnx_int8_cache``, both run through ONNX Runtime with int8 weights instead of torch
+(:mod:`recross.models.onnx_runtime`), and their names say so: an int8 index never mixes with
+an fp32 one.
 
     >>> enc = upstream_encoder(load_seq2seq(path), max_length=256, batch_size=64)
     >>> enc.encode(["Is this review positive? ..."]).shape
@@ -18,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
-from sentence_transformers.models import Pooling, Transformer
+from sentence_transformers.models import Normalize, Pooling, Transformer
 
 from recross.errors import ModelError
 from recross.models.batching import length_sorted_batches
@@ -37,24 +40,34 @@ from recross.models.loading import (
     check_hub_available,
     weights_fingerprint,
 )
+from recross.models.onnx_runtime import ONNX_INT8, EncoderGraph, int8_encoder_graph
 from recross.progress import progress_bar
 
 
 class UpstreamEncoder:
     """Mean of the last encoder layer over non-padding tokens of M (the ReCross index encoder)."""
 
-    def __init__(self, bundle: Seq2SeqBundle, *, max_length: int, batch_size: int) -> None:
+    def __init__(self, bundle: Seq2SeqBundle, *, max_length: int, batch_size: int,
+                 onnx_int8_cache: Path | None = None) -> None:
         self.bundle = bundle
         self.encoder = bundle.model.get_encoder()
         self.max_length = max_length
         self.batch_size = batch_size
         self.dimension = int(self.encoder.config.hidden_size)
-        digest = weights_fingerprint(bundle.model)[:12]
-        self.name = f"seq2seq-mean-last-encoder:{bundle.name}@{digest}:max{max_length}"
+        digest = weights_fingerprint(bundle.model)
+        self.name = f"seq2seq-mean-last-encoder:{bundle.name}@{digest[:12]}:max{max_length}"
+        self.int8: EncoderGraph | None = None
+        if onnx_int8_cache is not None:
+            self.int8 = int8_encoder_graph(self.encoder, fingerprint=digest, max_length=max_length,
+                                           cache_dir=onnx_int8_cache)
+            self.name += f":{ONNX_INT8}"
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         tokenizer = self.bundle.tokenizer
         ids = tokenizer(list(texts), max_length=self.max_length, truncation=True)["input_ids"]
+        if self.int8 is not None:
+            return self.int8.mean_pooled(ids, pad_id=tokenizer.pad_token_id,
+                                         batch_size=self.batch_size, progress=progress)
         out = np.zeros((len(ids), self.dimension), dtype=np.float32)
         device = self.bundle.device
         was_training = self.encoder.training
@@ -81,31 +94,69 @@ class SentenceEncoder:
     """A sentence-transformers model (the SBERT baseline's index encoder)."""
 
     def __init__(self, model: SentenceTransformer, *, label: str, max_length: int,
-                 batch_size: int) -> None:
+                 batch_size: int, onnx_int8_cache: Path | None = None) -> None:
         model.max_seq_length = max_length
         self.model = model
         self.batch_size = batch_size
         self.dimension = int(model.get_embedding_dimension())
-        digest = weights_fingerprint(model)[:12]
-        self.name = f"sbert:{label}@{digest}:max{max_length}"
+        digest = weights_fingerprint(model)
+        self.name = f"sbert:{label}@{digest[:12]}:max{max_length}"
+        self.int8: EncoderGraph | None = None
+        self.int8_normalizes = False
+        if onnx_int8_cache is not None:
+            self.int8_normalizes = _mean_pooled_pipeline(model, label)
+            self.int8 = int8_encoder_graph(model[0].auto_model, fingerprint=digest,
+                                           max_length=max_length, cache_dir=onnx_int8_cache)
+            self.name += f":{ONNX_INT8}"
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        if self.int8 is not None:
+            return self._encode_int8(texts, progress=progress)
         # SentenceTransformer.encode sorts by length, batches and runs under inference mode.
         vectors = self.model.encode(list(texts), batch_size=self.batch_size,
                                     show_progress_bar=bool(progress), convert_to_numpy=True)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
+    def _encode_int8(self, texts: Sequence[str], *, progress: bool) -> np.ndarray:
+        tokenizer = self.model.tokenizer
+        ids = tokenizer(list(texts), max_length=self.model.max_seq_length,
+                        truncation=True)["input_ids"]
+        vectors = self.int8.mean_pooled(ids, pad_id=tokenizer.pad_token_id,
+                                        batch_size=self.batch_size, progress=progress)
+        if self.int8_normalizes:  # as torch.nn.functional.normalize: a zero vector stays zero
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors
 
-def upstream_encoder(bundle: Seq2SeqBundle, *, max_length: int, batch_size: int) -> UpstreamEncoder:
-    return UpstreamEncoder(bundle, max_length=max_length, batch_size=batch_size)
+
+def _mean_pooled_pipeline(model: SentenceTransformer, label: str) -> bool:
+    """Whether ``model`` normalizes; the int8 path rebuilds Transformer -> mean [-> Normalize]."""
+    kinds = [type(module) for module in model]
+    pooling = model[1] if len(kinds) > 1 and kinds[1] is Pooling else None
+    if (kinds[0] is not Transformer or pooling is None or pooling.pooling_mode != "mean"
+            or kinds[2:] not in ([], [Normalize])):
+        raise ModelError(f"sentence encoder {label!r} is {' -> '.join(k.__name__ for k in kinds)}"
+                         f"; the {ONNX_INT8} runtime runs Transformer -> mean Pooling "
+                         "[-> Normalize] only. Fix: set models.encoder_runtime: torch.")
+    return kinds[2:] == [Normalize]
 
 
-def sentence_encoder(name: str, *, max_length: int, batch_size: int,
-                     device: str = "auto") -> SentenceEncoder:
-    """``packaged:all-MiniLM-L6-v2``, ``build:tiny-sbert``, a local directory or a hub id."""
+def upstream_encoder(bundle: Seq2SeqBundle, *, max_length: int, batch_size: int,
+                     onnx_int8_cache: Path | None = None) -> UpstreamEncoder:
+    """M's encoder; with ``onnx_int8_cache`` (a folder) run as int8 by ONNX Runtime on the CPU."""
+    return UpstreamEncoder(bundle, max_length=max_length, batch_size=batch_size,
+                           onnx_int8_cache=onnx_int8_cache)
+
+
+def sentence_encoder(name: str, *, max_length: int, batch_size: int, device: str = "auto",
+                     onnx_int8_cache: Path | None = None) -> SentenceEncoder:
+    """``packaged:all-MiniLM-L6-v2``, ``build:tiny-sbert``, a local directory or a hub id.
+
+    With ``onnx_int8_cache`` (a folder) it runs as int8 by ONNX Runtime on the CPU.
+    """
     target = str(resolve_device(device))
     return SentenceEncoder(load_sentence_transformer(name, device=target), label=name,
-                           max_length=max_length, batch_size=batch_size)
+                           max_length=max_length, batch_size=batch_size,
+                           onnx_int8_cache=onnx_int8_cache)
 
 
 def load_sentence_transformer(name: str, *, device: str) -> SentenceTransformer:

@@ -64,15 +64,24 @@ def ensure_upstream_model(settings: Settings, pool: UpstreamPool, *, progress: b
                                 progress=progress)
 
 
+def int8_cache(settings: Settings) -> Path | None:
+    """Where the encoders' int8 graphs live under ``encoder_runtime: onnx-int8``; None: torch."""
+    if settings.models.encoder_runtime == "onnx-int8":
+        return StatePaths(settings.home).int8_encoders
+    return None
+
+
 def make_encoder(settings: Settings, kind: IndexKind) -> ExampleEncoder:
     """The encoder of an index: M's mean-pooled encoder, or the SBERT baseline's model."""
     m = settings.models
     if kind == "upstream":
         bundle = load_seq2seq(upstream_model_dir(settings), device=m.device)
         return upstream_encoder(bundle, max_length=m.max_input_length,
-                                batch_size=m.encode_batch_size)
+                                batch_size=m.encode_batch_size,
+                                onnx_int8_cache=int8_cache(settings))
     return sentence_encoder(m.sbert_model, max_length=m.max_input_length,
-                            batch_size=m.encode_batch_size, device=m.device)
+                            batch_size=m.encode_batch_size, device=m.device,
+                            onnx_int8_cache=int8_cache(settings))
 
 
 @dataclass
