@@ -26,6 +26,9 @@ from recross.models.device import bf16_supported, resolve_device
 # EncoderDecoderModel warns on every process's first loss that v4.12 changed how it is computed;
 # the small M was built after that change, so the warning says nothing about it.
 warnings.filterwarnings("ignore", message="Version v4.12.0 introduces", category=FutureWarning)
+# transformers 5 deprecates a property that its own Trainer/peft still read on every adaptation.
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated",
+                        category=FutureWarning)
 
 
 class PairDataset(Dataset):
