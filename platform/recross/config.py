@@ -260,8 +260,8 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
         "reranker": {"epochs": 3, "batch_size": 8, "learning_rate": 1e-3, "max_length": 64},
         "index": {"upsert_batch_size": 64},
     },
-    # Sized so `make run` (train M, encode the pool twice, mine, train the reranker, one target x
-    # five retrievers x two query sets) takes about an hour on 2 CPU cores. The pool keeps 500
+    # Sized for `make run` on 2 CPU cores (train M, encode the pool twice, mine, train the
+    # reranker, one target x five retrievers x two query sets): 70 min measured. The pool keeps 500
     # examples per task (17,000 of 118,000): M's encoder does ~46 examples/s and MiniLM ~31/s
     # here (benchmarks/encode_bench.py), so the whole pool would take ~1.7 h to index twice.
     "small": {
