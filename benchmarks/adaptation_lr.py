@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--heldout-size", type=int, default=100)
     parser.add_argument("--pool-sample", type=int, default=3000)
     parser.add_argument("--num-beams", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the profile's")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("adaptation_lr.json"))
     args = parser.parse_args()
@@ -80,14 +81,18 @@ def main() -> None:
         row["none"] = evaluate(bundle, heldout, num_beams=args.num_beams, settings=settings)
         print(task, "no adaptation", row["none"], flush=True)
         for rate in args.rates:
-            cfg = settings.adaptation.model_copy(update={"learning_rate": rate, "epochs": 2})
+            cfg = settings.adaptation.model_copy(update={
+                "learning_rate": rate, "epochs": 2,
+                "batch_size": args.batch_size or settings.adaptation.batch_size})
             result = adapt(bundle, retrieved, cfg, progress=False, device="cpu", **lengths)
             row[f"{rate:g}"] = {**evaluate(result.bundle, heldout, num_beams=args.num_beams,
                                            settings=settings), "seconds": result.seconds}
             print(task, f"lr {rate:g}", row[f"{rate:g}"], flush=True)
         results.append(row)
     args.out.write_text(json.dumps(results, indent=2))
-    print(f"\n{'lr':>8s} " + " ".join(f"{t[:14]:>14s} SoftEM  loss" for t in holdout))
+    print(f"\n|R| {args.retrieved_size}, batch {args.batch_size or settings.adaptation.batch_size}"
+          ", 2 epochs")
+    print(f"{'lr':>8s} " + " ".join(f"{t[:14]:>14s} SoftEM  loss" for t in holdout))
     for key in ["none"] + [f"{r:g}" for r in args.rates]:
         cells = " ".join(f"{r[key]['softem']:21.1f} {r[key]['loss']:5.2f}" for r in results)
         print(f"{key:>8s} {cells}")

@@ -9,6 +9,8 @@ Re-run:
 
     HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/encode_bench.py \
         --threads 2 [--model .recross/models/upstream/build-minilm-seq2seq]
+    # adaptation rows only, one per batch size, side by side:
+    ... encode_bench.py --model ... --n 0 --adapt-size 512 --adapt-batch-sizes 4 8 16
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from recross.config import load_settings
+from recross.config import Settings, load_settings
 from recross.data import load_upstream_pool, resolve_data_dir
 from recross.models import adapt, load_seq2seq, sentence_encoder, upstream_encoder
 from recross.models.encoders import mean_pool
+from recross.models.loading import Seq2SeqBundle
 from recross.paths import StatePaths
 
 NEIGHBOURS = 10
@@ -69,27 +72,10 @@ def _naive_encode(bundle, texts, *, max_length: int, batch_size: int) -> np.ndar
     return np.concatenate(out)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="small")
-    parser.add_argument("--model", default=None, help="default: the profile's build (untrained)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--n", type=int, default=512, help="pool texts encoded length-sorted")
-    parser.add_argument("--n-naive", type=int, default=128, help="texts encoded naively; 0 skips")
-    parser.add_argument("--int8-cache", type=Path, default=None,
-                        help="where the int8 graphs are cached (default: the profile's state folder)")
-    parser.add_argument("--adapt-size", type=int, default=512, help="|R|; 0 skips adaptation")
-    parser.add_argument("--epochs", type=float, default=2)
-    parser.add_argument("--mode", choices=["full", "lora"], default=None, help="default: profile's")
-    args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    torch.set_num_threads(args.threads)
-    settings = load_settings(args.profile)
+def encoding_rows(bundle: Seq2SeqBundle, texts: list[str], settings: Settings,
+                  args: argparse.Namespace) -> None:
+    """Encoding rows (naive, length-sorted, onnx-int8) and int8-vs-fp32 agreement, printed."""
     m = settings.models
-    pool = load_upstream_pool(resolve_data_dir(settings.data.data_dir))
-    sample = random.Random(0).sample(pool.examples, max(args.n, args.adapt_size))
-    texts = [e.input for e in sample[:args.n]]
-    bundle = load_seq2seq(args.model or m.upstream_model, device="cpu")
     encoder = upstream_encoder(bundle, max_length=m.max_input_length, batch_size=m.encode_batch_size)
     sbert = sentence_encoder(m.sbert_model, max_length=m.max_input_length,
                              batch_size=m.encode_batch_size, device="cpu")
@@ -99,8 +85,6 @@ def main() -> None:
                          onnx_int8_cache=cache),
         sentence_encoder(m.sbert_model, max_length=m.max_input_length,
                          batch_size=m.encode_batch_size, device="cpu", onnx_int8_cache=cache)))
-    print(f"model {bundle.name}; {args.threads} threads; max input {m.max_input_length}; "
-          f"batch {m.encode_batch_size}; load average before {os.getloadavg()[0]:.1f}")
     print(f"onnx-int8 graphs ready in {wall:.1f} s (exported on first use, then cached in {cache})")
     rows = []
     naive = texts[:args.n_naive]
@@ -126,16 +110,48 @@ def main() -> None:
                               "sentence encoder, onnx-int8")]:
         mean, worst, overlap = _agreement(vectors[fp32], vectors[int8])
         print(f"{what:44s} {mean:8.4f} {worst:8.4f} {overlap:15.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="small")
+    parser.add_argument("--model", default=None, help="default: the profile's build (untrained)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--n", type=int, default=512,
+                        help="pool texts encoded length-sorted; 0 skips the encoding rows")
+    parser.add_argument("--n-naive", type=int, default=128, help="texts encoded naively; 0 skips")
+    parser.add_argument("--int8-cache", type=Path, default=None,
+                        help="where the int8 graphs are cached (default: the profile's state folder)")
+    parser.add_argument("--adapt-size", type=int, default=512, help="|R|; 0 skips adaptation")
+    parser.add_argument("--epochs", type=float, default=2)
+    parser.add_argument("--mode", choices=["full", "lora"], default=None, help="default: profile's")
+    parser.add_argument("--adapt-batch-sizes", type=int, nargs="+", default=[0],
+                        help="one adaptation row per batch size; 0: the profile's")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    torch.set_num_threads(args.threads)
+    settings = load_settings(args.profile)
+    m = settings.models
+    pool = load_upstream_pool(resolve_data_dir(settings.data.data_dir))
+    sample = random.Random(0).sample(pool.examples, max(args.n, args.adapt_size))
+    bundle = load_seq2seq(args.model or m.upstream_model, device="cpu")
+    print(f"model {bundle.name}; {args.threads} threads; max input {m.max_input_length}; "
+          f"batch {m.encode_batch_size}; load average before {os.getloadavg()[0]:.1f}")
+    if args.n:
+        encoding_rows(bundle, [e.input for e in sample[:args.n]], settings, args)
     if args.adapt_size:
-        cfg = settings.adaptation.model_copy(
-            update={"epochs": args.epochs, "mode": args.mode or settings.adaptation.mode})
-        adapted, wall, cpu = _timed(lambda: adapt(
+        print(f"\n{'adaptation':44s} {'|R|':>5s} {'wall s':>8s} {'CPU s':>8s} {'ex/s':>8s}")
+    for batch_size in args.adapt_batch_sizes if args.adapt_size else []:
+        cfg = settings.adaptation.model_copy(update={
+            "epochs": args.epochs, "mode": args.mode or settings.adaptation.mode,
+            "batch_size": batch_size or settings.adaptation.batch_size})
+        adapted, wall, cpu = _timed(lambda cfg=cfg: adapt(
             bundle, sample[:args.adapt_size], cfg, max_input_length=m.max_input_length,
             max_output_length=m.max_output_length, progress=False, device="cpu"))
-        what = (f"adapt {cfg.mode} |R|={args.adapt_size}, {args.epochs:g} ep, bs {cfg.batch_size}, "
+        what = (f"adapt {cfg.mode}, {args.epochs:g} ep, bs {cfg.batch_size}, "
                 f"{adapted.params['steps']} steps")
         print(f"{what:44s} {args.adapt_size:5d} {wall:8.1f} {cpu:8.1f} "
-              f"{args.adapt_size * args.epochs / wall:8.1f}")
+              f"{args.adapt_size * args.epochs / wall:8.1f}", flush=True)
     print(f"\nload average after {os.getloadavg()[0]:.1f}")
 
 

@@ -70,6 +70,13 @@ class ModelSettings(_Section):
     # Its indexes are new collections (the encoder name carries the runtime); generation and the
     # fine-tunes stay torch.
     encoder_runtime: Literal["torch", "onnx-int8"] = "torch"
+    # M's index vectors. raw (paper): mean-pooled states as they are, searched by inner product
+    # (FAISS IndexFlatIP over BART0). unit: divided by their L2 norm, so the search is cosine.
+    # The small M's norms differ by task (samsum 2.78 vs duorc 1.75 on average), and by raw inner
+    # product the long-norm tasks are everyone's neighbours: pool examples found their own task in
+    # 8% of their top-64 and samsum made 34% of all hits; by cosine 29% and no task above 5%
+    # (benchmarks/neighbour_tasks.py, upstream pool only). The small profile uses unit.
+    upstream_vectors: Literal["raw", "unit"] = "raw"
 
 
 class UpstreamTrainingSettings(_Section):
@@ -266,6 +273,7 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
     # here (benchmarks/encode_bench.py), so the whole pool would take ~1.7 h to index twice.
     "small": {
         "targets": ["super_glue-cb"],
+        "models": {"upstream_vectors": "unit"},
         "data": {"test_sample_size": 200, "upstream_cap_per_task": 500},
         # |R| 256 (paper ablation value): the cross-encoder scores |Q| x mu|R| pairs, ~8k here,
         # which a MiniLM cross-encoder on 2 cores does in minutes, not the ~20 min of |R| 512.

@@ -5,7 +5,8 @@ built it, scored by **dot product**. Vectors are stored exactly as the encoder r
 never normalised here: the paper retrieves by maximum inner product over un-normalised
 mean-pooled BART encoder states (FAISS ``IndexFlatIP``), and normalising would silently turn
 that into cosine similarity. An encoder that wants cosine (sentence-transformers models with a
-``Normalize`` module) returns unit vectors, and dot product then *is* cosine.
+``Normalize`` module, M's encoder under ``models.upstream_vectors: unit``) returns unit vectors,
+and dot product then *is* cosine.
 
 The payload holds only what filtering and reporting need (example id, task, template, split,
 source index). The input and answer texts stay in the upstream pool table, which is the source

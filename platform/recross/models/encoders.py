@@ -45,10 +45,14 @@ from recross.progress import progress_bar
 
 
 class UpstreamEncoder:
-    """Mean of the last encoder layer over non-padding tokens of M (the ReCross index encoder)."""
+    """Mean of the last encoder layer over non-padding tokens of M (the ReCross index encoder).
+
+    ``unit=True`` divides each vector by its L2 norm (inner product becomes cosine); the name
+    says so, so unit and raw vectors never share a collection.
+    """
 
     def __init__(self, bundle: Seq2SeqBundle, *, max_length: int, batch_size: int,
-                 onnx_int8_cache: Path | None = None) -> None:
+                 onnx_int8_cache: Path | None = None, unit: bool = False) -> None:
         self.bundle = bundle
         self.encoder = bundle.model.get_encoder()
         self.max_length = max_length
@@ -56,6 +60,9 @@ class UpstreamEncoder:
         self.dimension = int(self.encoder.config.hidden_size)
         digest = weights_fingerprint(bundle.model)
         self.name = f"seq2seq-mean-last-encoder:{bundle.name}@{digest[:12]}:max{max_length}"
+        self.unit = unit
+        if unit:
+            self.name += ":unit"
         self.int8: EncoderGraph | None = None
         if onnx_int8_cache is not None:
             self.int8 = int8_encoder_graph(self.encoder, fingerprint=digest, max_length=max_length,
@@ -63,6 +70,10 @@ class UpstreamEncoder:
             self.name += f":{ONNX_INT8}"
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        vectors = self._mean_pooled(texts, progress=progress)
+        return unit_rows(vectors) if self.unit else vectors
+
+    def _mean_pooled(self, texts: Sequence[str], *, progress: bool) -> np.ndarray:
         tokenizer = self.bundle.tokenizer
         ids = tokenizer(list(texts), max_length=self.max_length, truncation=True)["input_ids"]
         if self.int8 is not None:
@@ -82,6 +93,12 @@ class UpstreamEncoder:
                 out[batch] = mean_pool(hidden, mask).float().cpu().numpy()
         self.encoder.train(was_training)
         return out
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows divided by their L2 norm, in place; a zero row stays zero (as F.normalize)."""
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return vectors
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -123,9 +140,7 @@ class SentenceEncoder:
                         truncation=True)["input_ids"]
         vectors = self.int8.mean_pooled(ids, pad_id=tokenizer.pad_token_id,
                                         batch_size=self.batch_size, progress=progress)
-        if self.int8_normalizes:  # as torch.nn.functional.normalize: a zero vector stays zero
-            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return vectors
+        return unit_rows(vectors) if self.int8_normalizes else vectors
 
 
 def _mean_pooled_pipeline(model: SentenceTransformer, label: str) -> bool:
@@ -141,10 +156,11 @@ def _mean_pooled_pipeline(model: SentenceTransformer, label: str) -> bool:
 
 
 def upstream_encoder(bundle: Seq2SeqBundle, *, max_length: int, batch_size: int,
-                     onnx_int8_cache: Path | None = None) -> UpstreamEncoder:
-    """M's encoder; with ``onnx_int8_cache`` (a folder) run as int8 by ONNX Runtime on the CPU."""
+                     onnx_int8_cache: Path | None = None, unit: bool = False) -> UpstreamEncoder:
+    """M's encoder; with ``onnx_int8_cache`` (a folder) run as int8 by ONNX Runtime on the CPU;
+    ``unit``: L2-normalised vectors (cosine search)."""
     return UpstreamEncoder(bundle, max_length=max_length, batch_size=batch_size,
-                           onnx_int8_cache=onnx_int8_cache)
+                           onnx_int8_cache=onnx_int8_cache, unit=unit)
 
 
 def sentence_encoder(name: str, *, max_length: int, batch_size: int, device: str = "auto",

@@ -78,7 +78,8 @@ def make_encoder(settings: Settings, kind: IndexKind) -> ExampleEncoder:
         bundle = load_seq2seq(upstream_model_dir(settings), device=m.device)
         return upstream_encoder(bundle, max_length=m.max_input_length,
                                 batch_size=m.encode_batch_size,
-                                onnx_int8_cache=int8_cache(settings))
+                                onnx_int8_cache=int8_cache(settings),
+                                unit=m.upstream_vectors == "unit")
     return sentence_encoder(m.sbert_model, max_length=m.max_input_length,
                             batch_size=m.encode_batch_size, device=m.device,
                             onnx_int8_cache=int8_cache(settings))
