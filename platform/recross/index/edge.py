@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,6 @@ class EdgeIndex(ExampleIndex):
         self._settings = settings
         self._folder = folder
         self._lock = FolderLock(folder, what=f"the Edge collection {collection!r}")
-        self._writer: ThreadPoolExecutor | None = None
         try:
             self._check_or_write_manifest()
             self._shard = self._open_shard()
@@ -147,27 +145,19 @@ class EdgeIndex(ExampleIndex):
         return found
 
     def upsert_records(self, payloads: Sequence[dict[str, Any]], vectors: np.ndarray) -> None:
-        """Build the next batch of points while Edge writes the previous one (it frees the GIL)."""
+        """Write in batches of ``upsert_batch_size``, then flush.
+
+        Edge 0.9 takes one Python ``Point`` per point and holds the GIL while it writes (a thread
+        writing one batch while the next is built measured no faster), so this stays sequential.
+        """
         array = self._check_points(payloads, vectors)
         step = self._settings.upsert_batch_size
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edge-upsert")
-        pending: Future[None] | None = None
         with self._engine_errors("write points"):
-            try:
-                for start in range(0, len(array), step):
-                    rows = array[start:start + step].tolist()
-                    points = [qe.Point(point_id(p["example_id"]), row, p)
-                              for p, row in zip(payloads[start:start + step], rows)]
-                    if pending is not None:
-                        pending.result()
-                    pending = self._writer.submit(self._shard.update,
-                                                  qe.UpdateOperation.upsert_points(points))
-                if pending is not None:
-                    pending.result()
-            finally:
-                if pending is not None and not pending.done():
-                    pending.exception()  # never leave a write running behind an error
+            for start in range(0, len(array), step):
+                rows = array[start:start + step].tolist()
+                points = [qe.Point(point_id(p["example_id"]), row, p)
+                          for p, row in zip(payloads[start:start + step], rows)]
+                self._shard.update(qe.UpdateOperation.upsert_points(points))
             self._shard.flush()
 
     def search(self, vectors: np.ndarray, *, k: int, filters: TaskFilter | None = None,
@@ -214,8 +204,6 @@ class EdgeIndex(ExampleIndex):
     def close(self) -> None:
         if self._lock is None:
             return
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
         try:
             self._shard.flush()
             self._shard.close()
