@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -27,12 +28,22 @@ REPORT_FILE = "recross_report.json"
 
 
 def mining_dir(settings: Settings) -> Path:
-    return StatePaths(Path(settings.home)).mining(settings.models.upstream_model)
+    """One folder per M and per the settings its tuples depend on (all but ``n_tuples``, so a
+    run can be extended): changing, say, ``models.upstream_vectors`` mines afresh beside the old
+    tuples instead of refusing to mix them. The run's manifest still pins M's weights."""
+    m, d = settings.models, settings.data
+    depends_on = {"mining": settings.mining.model_dump(mode="json", exclude={"n_tuples"}),
+                  "vectors": m.upstream_vectors, "runtime": m.encoder_runtime,
+                  "lengths": [m.max_input_length, m.max_output_length],
+                  "pool": [d.upstream_cap_per_task, d.upstream_tasks]}
+    digest = hashlib.sha1(json.dumps(depends_on, sort_keys=True).encode("utf-8")).hexdigest()
+    return StatePaths(Path(settings.home)).mining(f"{m.upstream_model}--{digest[:10]}")
 
 
 def reranker_dir(settings: Settings) -> Path:
-    m = settings.models
-    return StatePaths(Path(settings.home)).reranker(f"{m.reranker_base}--on--{m.upstream_model}")
+    """The cross-encoder trained on one mining folder's tuples."""
+    base = settings.models.reranker_base
+    return StatePaths(Path(settings.home)).reranker(f"{base}--on--{mining_dir(settings).name}")
 
 
 def mine(settings: Settings, pool: UpstreamPool, *, progress: bool = True) -> MiningRun:
