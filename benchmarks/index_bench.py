@@ -23,7 +23,6 @@ vectors) through ``build_index``, resumable like any build. Re-run:
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
 import shutil
@@ -196,15 +195,11 @@ def real_vectors(home: Path, dim: int, need: int) -> tuple[np.ndarray, str] | No
     """Vectors of a built Edge index of dimension ``dim`` with at least ``need`` points."""
     from recross.config import IndexSettings
     from recross.index import open_index
-    from recross.index.base import Manifest
-    from recross.paths import StatePaths
+    from recross.index.edge import embedded_collections
 
-    root = StatePaths(home).qdrant
-    for manifest_path in sorted(root.glob("*/manifest.json")) if root.is_dir() else []:
-        manifest = Manifest.from_dict(json.loads(manifest_path.read_text("utf-8")))
-        if manifest is None or manifest.dimension != dim:
+    for collection, manifest in embedded_collections(home).items():
+        if manifest.dimension != dim:
             continue
-        collection = manifest_path.parent.name
         with open_index(IndexSettings(), collection=collection, dimension=dim,
                         encoder_name=manifest.encoder_name, home=home) as index:
             if index.count() < need:

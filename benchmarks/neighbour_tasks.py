@@ -13,7 +13,6 @@ task is read, so what it shows may choose a profile's settings. It chose
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from collections import Counter
 from pathlib import Path
@@ -22,13 +21,13 @@ import numpy as np
 from recross.config import IndexSettings
 from recross.index import open_index
 from recross.index.base import Manifest
-from recross.paths import StatePaths
+from recross.index.edge import embedded_collections
+from recross.models.encoders import unit_rows
 
 
-def read_collection(home: Path, collection: str) -> tuple[np.ndarray, np.ndarray]:
+def read_collection(home: Path, collection: str,
+                    manifest: Manifest) -> tuple[np.ndarray, np.ndarray]:
     """All vectors of an Edge collection and the task of each."""
-    folder = StatePaths(home).qdrant / collection
-    manifest = Manifest.from_dict(json.loads((folder / "manifest.json").read_text("utf-8")))
     with open_index(IndexSettings(), collection=collection, dimension=manifest.dimension,
                     encoder_name=manifest.encoder_name, home=home) as index:
         batches = list(index.iter_batches(4096))
@@ -56,13 +55,14 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("-k", type=int, default=64)
     args = parser.parse_args()
-    root = StatePaths(args.home).qdrant
-    names = [args.collection] if args.collection else sorted(
-        p.parent.name for p in root.glob("*/manifest.json"))
-    if not names:
-        raise SystemExit(f"no collection under {root}. Fix: build an index first (make run).")
+    built = embedded_collections(args.home)
+    names = [args.collection] if args.collection else list(built)
+    missing = [name for name in names if name not in built]
+    if not names or missing:
+        raise SystemExit(f"no collection {', '.join(missing)} under {args.home}. Fix: build an "
+                         "index first (make run), or pick one of: " + (", ".join(built) or "none"))
     for name in names:
-        vectors, tasks = read_collection(args.home, name)
+        vectors, tasks = read_collection(args.home, name, built[name])
         norms = np.linalg.norm(vectors, axis=1)
         by_task = sorted(((float(norms[tasks == t].mean()), t) for t in set(tasks)), reverse=True)
         print(f"\n{name}: {len(vectors):,} points, {len(by_task)} tasks; norm mean "
@@ -72,7 +72,7 @@ def main() -> None:
         queries = np.random.default_rng(0).choice(len(vectors), args.queries, replace=False)
         print(f"  {'search':14s} {'own task in top-' + str(args.k):>20s}  most of all hits")
         for what, space in [("inner product", vectors),
-                            ("cosine", vectors / np.maximum(norms[:, None], 1e-12))]:
+                            ("cosine", unit_rows(vectors.copy()))]:
             own, hubs = neighbour_row(space, tasks, queries, args.k)
             print(f"  {what:14s} {own:20.0%}  " + ", ".join(f"{t} {s:.0%}" for t, s in hubs))
 

@@ -137,3 +137,15 @@ def test_unsafe_collection_name_is_rejected(tmp_path):
     with pytest.raises(IndexStoreError, match="collection_name"):
         open_index(IndexSettings(), collection="../escape", dimension=8, encoder_name="e",
                    home=tmp_path)
+
+
+def test_embedded_collections_lists_what_was_built_with_its_encoder(tmp_path):
+    from recross.index.edge import embedded_collections
+
+    assert embedded_collections(tmp_path) == {}
+    for name, dimension in (("pool-a", 8), ("pool-b", 16)):
+        open_index(IndexSettings(), collection=name, dimension=dimension,
+                   encoder_name=f"enc-{name}", home=tmp_path).close()
+    found = embedded_collections(tmp_path)
+    assert {n: (m.encoder_name, m.dimension) for n, m in found.items()} == {
+        "pool-a": ("enc-pool-a", 8), "pool-b": ("enc-pool-b", 16)}

@@ -39,11 +39,23 @@ from recross.index.base import (
 from recross.index.filters import TaskFilter
 from recross.index.lock import FolderLock
 from recross.io import atomic_write_json
+from recross.paths import StatePaths
 
 MANIFEST_FILE = "manifest.json"
 SHARD_DIR = "shard"
 SHARD_CONFIG_FILE = "edge_config.json"
 _LOOKUP_CHUNK = 4096
+
+
+def embedded_collections(home: Path) -> dict[str, Manifest]:
+    """The Edge collections built under ``home`` (name -> manifest), for tools that look around."""
+    root = StatePaths(home).qdrant
+    found = {}
+    for path in sorted(root.glob(f"*/{MANIFEST_FILE}")) if root.is_dir() else []:
+        manifest = Manifest.from_dict(json.loads(path.read_text("utf-8")))
+        if manifest is not None:
+            found[path.parent.name] = manifest
+    return found
 
 
 class EdgeIndex(ExampleIndex):
