@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.recross-installed
 
-.PHONY: setup run test
+.PHONY: setup run test test-fast typecheck
 
 # Idempotent: the stamp is newer than pyproject.toml after one install, so a second call
 # reinstalls nothing. torch goes first and pinned: a looser spec pulls a multi-GB CUDA build.
@@ -23,3 +23,12 @@ run: setup
 test: setup
 	$(BIN)/ruff check platform assets benchmarks tests
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+# The fast lane while working: everything but the end-to-end tests marked slow (a few minutes).
+test-fast: setup
+	$(BIN)/ruff check platform assets benchmarks tests
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m "not slow"
+
+# mypy over platform/ and assets/ (lenient settings in pyproject.toml).
+typecheck: setup
+	$(BIN)/mypy

@@ -1,10 +1,11 @@
-"""Choose the small model's adaptation learning rate on upstream tasks held out as pretend-targets.
+"""Choose the small model's adaptation lr and schedule on upstream tasks held out as pretend-targets.
 
 The small profile's upstream training leaves ``upstream_training.holdout_tasks`` out of its
 mixture, so those tasks are unseen by M, like real targets, while the ten real targets' test sets
 stay untouched. Per held-out task T: a query set Q of T's inputs, a disjoint labelled set H of T,
 R = dense retrieval with M's encoder over a pool sample without T (top ceil(|R|/|Q|) per query,
-duplicates kept, METHOD.md step 2), then M adapted on R at each candidate rate, scored on H.
+duplicates kept, METHOD.md step 2), then M adapted on R at each candidate rate and learning-rate
+schedule (``adaptation.lr_schedule``: linear decay, or the reference's constant), scored on H.
 Re-run:
 
     HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/adaptation_lr.py \
@@ -44,6 +45,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True, help="the trained small upstream model")
     parser.add_argument("--rates", type=float, nargs="+", default=[1e-6, 1e-5, 1e-4])
+    parser.add_argument("--schedules", nargs="+", default=["linear"],
+                        choices=["linear", "constant"])
+    parser.add_argument("--tasks", nargs="+", default=None,
+                        help="pretend-targets to use (default: upstream_training.holdout_tasks)")
     parser.add_argument("--query-size", type=int, default=16)
     parser.add_argument("--retrieved-size", type=int, default=256)
     parser.add_argument("--heldout-size", type=int, default=100)
@@ -63,12 +68,17 @@ def main() -> None:
     encoder = upstream_encoder(bundle, max_length=m.max_input_length, batch_size=m.encode_batch_size)
     rng = random.Random(0)
     holdout = settings.upstream_training.holdout_tasks
+    unknown = set(args.tasks or []) - set(holdout)
+    if unknown:
+        raise SystemExit(f"--tasks {sorted(unknown)} are not held out of M's training, so they "
+                         f"are not unseen. Fix: choose among {holdout}.")
+    tasks = args.tasks or holdout
     candidates = rng.sample([e for e in pool.examples if e.task not in holdout], args.pool_sample)
     started = time.perf_counter()
     candidate_vectors = encoder.encode([e.input for e in candidates], progress=True)
     print(f"encoded {len(candidates)} pool examples in {time.perf_counter() - started:.0f}s")
     results = []
-    for task in holdout:
+    for task in tasks:
         own = [e for e in pool.examples if e.task == task]
         picked = rng.sample(own, args.query_size + args.heldout_size)
         queries, heldout = picked[:args.query_size], picked[args.query_size:]
@@ -80,22 +90,28 @@ def main() -> None:
 
         row["none"] = evaluate(bundle, heldout, num_beams=args.num_beams, settings=settings)
         print(task, "no adaptation", row["none"], flush=True)
-        for rate in args.rates:
+        for rate, schedule in [(r, s) for s in args.schedules for r in args.rates]:
             cfg = settings.adaptation.model_copy(update={
-                "learning_rate": rate, "epochs": 2,
+                "learning_rate": rate, "epochs": 2, "lr_schedule": schedule,
                 "batch_size": args.batch_size or settings.adaptation.batch_size})
             result = adapt(bundle, retrieved, cfg, progress=False, device="cpu", **lengths)
-            row[f"{rate:g}"] = {**evaluate(result.bundle, heldout, num_beams=args.num_beams,
-                                           settings=settings), "seconds": result.seconds}
-            print(task, f"lr {rate:g}", row[f"{rate:g}"], flush=True)
+            key = _key(rate, schedule, args.schedules)
+            row[key] = {**evaluate(result.bundle, heldout, num_beams=args.num_beams,
+                                   settings=settings), "seconds": result.seconds}
+            print(task, key, row[key], flush=True)
         results.append(row)
     args.out.write_text(json.dumps(results, indent=2))
     print(f"\n|R| {args.retrieved_size}, batch {args.batch_size or settings.adaptation.batch_size}"
           ", 2 epochs")
-    print(f"{'lr':>8s} " + " ".join(f"{t[:14]:>14s} SoftEM  loss" for t in holdout))
-    for key in ["none"] + [f"{r:g}" for r in args.rates]:
+    print(f"{'lr':>16s} " + " ".join(f"{t[:14]:>14s} SoftEM  loss" for t in tasks))
+    for key in ["none"] + [_key(r, s, args.schedules) for s in args.schedules for r in args.rates]:
         cells = " ".join(f"{r[key]['softem']:21.1f} {r[key]['loss']:5.2f}" for r in results)
-        print(f"{key:>8s} {cells}")
+        print(f"{key:>16s} {cells}")
+
+
+def _key(rate: float, schedule: str, schedules: list[str]) -> str:
+    """A result's row name: the rate, with its schedule when several are compared."""
+    return f"{rate:g}" if len(schedules) == 1 else f"{rate:g} {schedule}"
 
 
 if __name__ == "__main__":

@@ -2,19 +2,26 @@
 
 For each pool size N and dimension d, one table row per engine: Qdrant Edge (HNSW at two ``ef``
 values, and exact search over the same shard), qdrant-client local mode (up to 100k points) and
-FAISS ``IndexFlatIP`` (the paper's engine, exact) as the reference. Recall@64 is measured against
-exact maximum-inner-product search (FAISS flat). Each engine runs in a fresh child process, so
+FAISS ``IndexFlatIP`` (exact inner product: the paper text's search, dot distance; the reference
+code itself ran ``IndexFlatL2``) as the reference. Recall@64 is measured against exact
+maximum-inner-product search (FAISS flat), so the Qdrant collections here score by dot. Each engine runs in a fresh child process, so
 its resident memory is its own: ``RSS MB`` is the growth of the child's resident set from
-"vectors loaded" to "index built and searched".
+"vectors loaded" to "index built and searched"; ``load s`` is the upsert of all N points (in
+chunks of 50k), ``build s`` the HNSW build after it, ``disk MB`` the Edge folder once built.
 
 Vectors: real embeddings when a built Edge index of dimension d (with at least N + queries
 points) exists under the state folder (``--home``, default ``RECROSS_HOME`` or ``.recross``),
-otherwise random unit vectors; the table says which. ``--build-real N`` first builds such an
+otherwise random unit vectors (``--synthetic clustered``, the default with ``--large``: unit
+vectors around 288 centres, the way prompted examples cluster by task and template; uniformly
+random vectors in d = 384 have no near neighbours and understate HNSW's recall); the table says
+which. ``--build-real N`` first builds such an
 index: N pool examples (seeded sample) encoded by the packaged all-MiniLM-L6-v2 (d = 384, unit
 vectors) through ``build_index``, resumable like any build. Re-run:
 
     .venv/bin/python benchmarks/index_bench.py                 # N = 10k, 100k; d = 384, 1024
-    .venv/bin/python benchmarks/index_bench.py --large         # also N = 1M
+    .venv/bin/python benchmarks/index_bench.py --large         # N = 1M, d = 384: the scale table
+    .venv/bin/python benchmarks/index_bench.py --large --sizes 100000   # its check at 100k
+    .venv/bin/python benchmarks/index_bench.py --large --dims 384 1024  # d = 1024 if RAM allows
     .venv/bin/python benchmarks/index_bench.py --sizes 10000 --dims 384 --quick
     .venv/bin/python benchmarks/index_bench.py --home /tmp/bench-home --build-real 100600 \
         --real-runtime onnx-int8 --sizes 100000 --dims 384
@@ -39,7 +46,10 @@ import numpy as np
 
 K = 64
 QUERY_BATCH = 16
-LOCAL_MODE_MAX_N = 100_000
+LOCAL_MODE_MAX_N = 100_000  # local mode keeps every point in a Python dict: above this, hours
+LOAD_CHUNK = 50_000  # points per upsert call: payload dicts for 1M points at once cost GBs
+LARGE_N = 1_000_000
+CLUSTERS = 36 * 8  # synthetic "task x template" centres for --synthetic clustered
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,10 @@ def _latencies(search, queries: np.ndarray, *, max_batches: int,
     return times, rows
 
 
+def _disk_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+
+
 def _recall(rows: list[list[int]], truth: np.ndarray) -> float:
     return float(np.mean([len(set(r) & set(t.tolist())) / K for r, t in zip(rows, truth)]))
 
@@ -111,13 +125,15 @@ def _run_qdrant(case: Case, backend: str, efs: list[int], max_batches: int,
         index = open_index(IndexSettings(backend=backend), collection="bench", dimension=case.dim,
                            encoder_name="bench", home=home)
         t = time.perf_counter()
-        index.upsert(examples, base)
+        for start in range(0, case.n, LOAD_CHUNK):
+            index.upsert(examples[start:start + LOAD_CHUNK], base[start:start + LOAD_CHUNK])
         upsert_s = time.perf_counter() - t
         t = time.perf_counter()
         index.optimize()
         build_s = time.perf_counter() - t
-        common = {"upsert_per_s": case.n / upsert_s,
-                  "build_s": build_s if backend == "edge" else None}
+        common = {"upsert_per_s": case.n / upsert_s, "load_s": upsert_s,
+                  "build_s": build_s if backend == "edge" else None,
+                  "disk_mb": _disk_mb(home) if backend == "edge" else None}
 
         def searcher(**kwargs: Any):
             def search(batch: np.ndarray) -> list[list[int]]:
@@ -161,7 +177,7 @@ def _run_faiss(case: Case, max_batches: int, budget_s: float) -> list[dict[str, 
 
     times, rows = _latencies(search, queries, max_batches=max_batches, budget_s=budget_s)
     return [_summary("faiss IndexFlatIP", times, rows, truth, upsert_per_s=case.n / upsert_s,
-                     build_s=None, rss_mb=_rss_mb() - rss0)]
+                     load_s=upsert_s, build_s=None, disk_mb=None, rss_mb=_rss_mb() - rss0)]
 
 
 def _child(engine: str, case: Case, efs: list[int], max_batches: int, budget_s: float,
@@ -239,11 +255,29 @@ def build_real_index(home: Path, n: int, threads: int, max_length: int, runtime:
           f"{report.skipped} already there, {report.seconds:.0f} s\n")
 
 
-def make_case(n: int, dim: int, n_queries: int, home: Path, workdir: Path) -> Case:
+def clustered_unit(rng: np.random.Generator, rows: int, centers: np.ndarray) -> np.ndarray:
+    """Unit vectors scattered around ``centers`` (cosine ~0.7 to their own): embeddings of
+    prompted tasks cluster by task and template, which HNSW relies on; uniformly random
+    vectors in d = 384 have no neighbours worth the name and understate its recall."""
+    picks = centers[rng.integers(0, len(centers), rows)]
+    out = picks + rng.standard_normal(picks.shape).astype(np.float32) / np.sqrt(picks.shape[1])
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def make_case(n: int, dim: int, n_queries: int, home: Path, workdir: Path,
+              synthetic: str = "random") -> Case:
     found = real_vectors(home, dim, n + n_queries)
     if found is not None:
         vectors, source = found
         base, queries = vectors[:n], vectors[n:]
+    elif synthetic == "clustered":
+        rng = np.random.default_rng(n + dim)
+        centers = rng.standard_normal((CLUSTERS, dim)).astype(np.float32)
+        centers /= np.linalg.norm(centers, axis=1, keepdims=True)
+        base = np.concatenate([clustered_unit(rng, min(LOAD_CHUNK, n - i), centers)
+                               for i in range(0, n, LOAD_CHUNK)])
+        queries = clustered_unit(rng, n_queries, centers)
+        source = f"clustered unit ({CLUSTERS} centres)"
     else:
         rng = np.random.default_rng(n + dim)
         base = rng.standard_normal((n, dim)).astype(np.float32)
@@ -272,22 +306,30 @@ def print_row(case: Case, row: dict[str, Any]) -> None:
     if "error" in row:
         print(f"{label} error: {row['error']}", flush=True)
         return
-    print(f"{label} {row['upsert_per_s']:>10,.0f} {_fmt(row['build_s'], '8.1f')} "
-          f"{row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} {row['recall']:>7.3f} "
-          f"{row['rss_mb']:>8.0f}  {case.source}", flush=True)
+    print(f"{label} {row['upsert_per_s']:>10,.0f} {row['load_s']:>8.1f} "
+          f"{_fmt(row['build_s'], '8.1f')} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} "
+          f"{row['recall']:>7.3f} {row['rss_mb']:>8.0f} {_fmt(row['disk_mb'], '8.0f')}  "
+          f"{case.source}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--dims", type=int, nargs="+", default=[384, 1024])
-    parser.add_argument("--large", action="store_true", help="add N = 1,000,000")
+    parser.add_argument("--sizes", type=int, nargs="+", default=None,
+                        help="pool sizes (default 10k 100k; with --large 1M)")
+    parser.add_argument("--dims", type=int, nargs="+", default=None,
+                        help="dimensions (default 384 1024; with --large 384)")
+    parser.add_argument("--large", action="store_true",
+                        help="the scale table: N = 1M at d = 384 unless --sizes/--dims say "
+                             "otherwise; qdrant-client local mode only up to 100k")
     parser.add_argument("--ef", type=int, nargs=2, default=[64, 256], metavar=("EF1", "EF2"))
     parser.add_argument("--engines", nargs="+", default=["edge", "local", "faiss"],
                         choices=["edge", "local", "faiss"])
     parser.add_argument("--queries", type=int, default=512, help="query vectors (32 batches)")
     parser.add_argument("--quick", action="store_true",
                         help="fewer queries (128) and a 10 s search budget per engine")
+    parser.add_argument("--synthetic", choices=["random", "clustered"], default=None,
+                        help="vectors when no real index is large enough (default: random; "
+                             "with --large clustered)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--home", type=Path,
                         default=Path(os.environ.get("RECROSS_HOME", ".recross")))
@@ -303,21 +345,25 @@ def main() -> None:
     if args.build_real:
         build_real_index(args.home, args.build_real, args.threads, args.real_max_length,
                          args.real_runtime)
-    sizes = sorted(set(args.sizes + ([1_000_000] if args.large else [])))
+    sizes = sorted(set(args.sizes or ([LARGE_N] if args.large else [10_000, 100_000])))
+    dims = args.dims or ([384] if args.large else [384, 1024])
+    synthetic = args.synthetic or ("clustered" if args.large else "random")
     n_queries = 128 if args.quick else args.queries
     budget_s = 10.0 if args.quick else 30.0
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"index benchmark: {os.cpu_count()} CPUs (load average {load}), {args.threads} "
           f"threads, batch {QUERY_BATCH} x top-{K}, {n_queries} queries, recall vs exact "
           "(FAISS flat)\n")
-    print(f"{'N':>9} {'d':>5} {'engine':<20} {'upsert/s':>10} {'build s':>8} {'p50 ms':>8} "
-          f"{'p95 ms':>8} {'rec@64':>7} {'RSS MB':>8}  vectors")
+    print(f"{'N':>9} {'d':>5} {'engine':<20} {'upsert/s':>10} {'load s':>8} {'build s':>8} "
+          f"{'p50 ms':>8} {'p95 ms':>8} {'rec@64':>7} {'RSS MB':>8} {'disk MB':>8}  vectors")
     with tempfile.TemporaryDirectory(prefix="index-bench-data-") as tmp:
-        for dim in args.dims:
+        for dim in dims:
             for n in sizes:
-                case = make_case(n, dim, n_queries, args.home, Path(tmp))
+                case = make_case(n, dim, n_queries, args.home, Path(tmp), synthetic)
                 for engine in args.engines:
                     if engine == "local" and n > LOCAL_MODE_MAX_N:
+                        print(f"{n:>9,} {dim:>5} {'qdrant-client local':<20} skipped: above "
+                              f"{LOCAL_MODE_MAX_N:,} points (LOCAL_MODE_MAX_N)", flush=True)
                         continue
                     for row in run_engine(engine, case, efs=args.ef,
                                           max_batches=n_queries // QUERY_BATCH,

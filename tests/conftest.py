@@ -14,6 +14,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 for _var in ("RECROSS_PROFILE", "RECROSS_CONFIG", "RECROSS_HOME", "RECROSS_TARGETS",
              "MLFLOW_TRACKING_URI"):
     os.environ.pop(_var, None)
+# QDRANT_URL / QDRANT_API_KEY name the server for the server cases only. Left in the
+# environment, every CLI subprocess and Dagster run would silently use that server, so they move
+# to names the library never reads; tests/index/index_helpers.py reads them back explicitly.
+for _var in ("QDRANT_URL", "QDRANT_API_KEY"):
+    if _var in os.environ:
+        os.environ[f"RECROSS_TEST_{_var}"] = os.environ.pop(_var)
 
 from recross.config import Settings, load_settings
 from recross.data import UpstreamPool, load_upstream_pool, resolve_data_dir

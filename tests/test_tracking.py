@@ -22,17 +22,17 @@ from recross.errors import TrackingError
 from recross.io import is_complete
 from recross.models.adaptation import adapt, load_adapted
 from recross.models.generation import generate
+from recross.redaction import redact
 from recross.tracking import (
     METRICS,
-    MODEL_NAME,
     Tracker,
     compare_table,
     fetch_runs,
-    redact,
     registry_name_and_alias,
     resolve_model_uri,
     tracking_uri,
 )
+from recross.tracking.models import MODEL_NAME
 
 SECRET_PASSWORD = "hunter2-pw"
 SECRET_API_KEY = "qdrant-key-9f8e7d"
@@ -333,3 +333,26 @@ def test_server_store_prints_no_credentials_and_links_runs(
 def test_bare_postgresql_uri_uses_the_installed_psycopg2_driver() -> None:
     settings = load_settings("tiny", environ={"MLFLOW_TRACKING_URI": "postgresql://u@db/mlflow"})
     assert tracking_uri(settings) == "postgresql+psycopg2://u@db/mlflow"
+
+
+@pytest.mark.parametrize("input_format", ["plain", "reference"])
+def test_served_model_answers_as_the_evaluation_scored_it(
+        tmp_path: Path, examples: list[Example], full_checkpoint: Path, input_format: str) -> None:
+    """The pyfunc model keeps the evaluation's beams, answer length, input truncation and input
+    format: served without params, it answers what the evaluation scored on the same inputs."""
+    from recross.pipeline.evaluation import predict
+
+    settings = _settings(tmp_path / "home", generation={"num_beams": 3, "max_new_tokens": 6,
+                                                         "batch_size": 2},
+                         models={"max_input_length": 12, "input_format": input_format})
+    tracker = Tracker(settings, experiment="served")
+    with tracker.parent_run(name="serve") as run:
+        uri = tracker.log_adapted_model(run, full_checkpoint, registered_name="serve-check",
+                                        alias="seed-0")
+    prompts = [e.input for e in examples[:3]]
+    scored = predict(settings, full_checkpoint, prompts, progress=False)
+    assert mlflow.pyfunc.load_model(uri).predict(prompts) == scored
+    default_generation = generate(load_adapted(full_checkpoint, device="cpu"), prompts,
+                                  num_beams=1, max_new_tokens=64, batch_size=16,
+                                  max_input_length=512, progress=False)
+    assert scored != default_generation, "pick settings whose answers differ from the defaults"

@@ -1,31 +1,43 @@
-"""The `recross` command: the library's commands plus those that drive Dagster (`run`, `task add`).
+"""The `recross` subcommands that drive Dagster: `run`, `task add`, `upstream add`, `ablate`.
 
-The library's CLI (recross.cli) knows nothing of Dagster; this module adds the commands that
-materialize assets or register partitions, and is the console entry point.
+The `recross` group itself is assembled in one place, :mod:`recross.cli`, which names these
+commands by module path (``DAGSTER_COMMANDS``) and imports this module only when one of them
+is listed or run; nothing here registers itself as a side effect of being imported.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import click
-from recross.cli import cli, settings_from
-from recross.cli import main as library_main
+from recross.cli import echo_warning, settings_from
 from recross.io import atomic_file
 
 
-def _instance():
-    import dagster as dg
-
+def _check_dagster_home() -> None:
     if not os.environ.get("DAGSTER_HOME"):
         raise click.UsageError("DAGSTER_HOME is not set. Fix: export DAGSTER_HOME=$PWD from the "
                                "repo root (it holds dagster.yaml), as `make run` does.")
-    return dg.DagsterInstance.get()
+
+
+def _instance():
+    _check_dagster_home()
+    import dagster as dg
+
+    try:
+        return dg.DagsterInstance.get()
+    except Exception as exc:  # a broken dagster.yaml, storage that cannot be reached
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        raise click.ClickException(
+            f"cannot open the Dagster instance of DAGSTER_HOME={os.environ['DAGSTER_HOME']} "
+            f"({type(exc).__name__}: {first_line}). Fix: check the dagster.yaml there (the "
+            "repo root's is the reference).") from exc
 
 
 def _ui_hint(settings) -> str:
-    from recross.config import hide_uri_credentials
+    from recross.redaction import hide_uri_credentials
     from recross.tracking import tracking_uri
 
     return ("open the Dagster UI:  DAGSTER_HOME=$PWD .venv/bin/dagster dev -m "
@@ -35,9 +47,10 @@ def _ui_hint(settings) -> str:
             "   (http://127.0.0.1:5000)")
 
 
-@cli.command()
+@click.command()
 @click.option("--retriever", "retrievers", multiple=True,
-              help="Only these retrievers (default: all five).")
+              help="These retrievers (default: settings.retrievers, the paper's five; "
+                   "bm25, hybrid, recross-hybrid and dsir are opt-in).")
 @click.pass_context
 def run(ctx: click.Context, retrievers: tuple[str, ...]) -> None:
     """Materialize the whole asset graph for the chosen targets (RECROSS_TARGETS) through Dagster."""
@@ -59,7 +72,7 @@ def run(ctx: click.Context, retrievers: tuple[str, ...]) -> None:
     click.echo(_ui_hint(settings))
 
 
-@cli.group()
+@click.group()
 def task() -> None:
     """Your own target tasks (dynamic partitions of the per-target assets)."""
 
@@ -71,22 +84,37 @@ def task() -> None:
 @click.option("--data", "labelled", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Optional labelled .jsonl/.csv for the evaluations asset.")
 @click.option("--column", default="input", show_default=True)
+@click.option("--refuse-repeats", is_flag=True, help="Refuse a query file that repeats an input "
+              "(default: warn, naming the lines, and keep the distinct inputs).")
 @click.pass_context
 def task_add(ctx: click.Context, name: str, queries: Path, labelled: Path | None,
-             column: str) -> None:
-    """Register NAME as a target partition; its assets then materialize from the Dagster UI."""
-    from recross.pipeline.target import register_user_task
+             column: str, refuse_repeats: bool) -> None:
+    """Register NAME as a target partition; its assets then materialize from the Dagster UI.
 
-    from recross_assets.partitions import register_targets
+    DAGSTER_HOME and both files are checked before anything is written, and a task stored here
+    is removed again if its partition cannot be added: a failed `task add` leaves nothing behind.
+    """
+    from recross.pipeline.target_registry import is_user_task, register_user_task
 
-    folder = register_user_task(settings_from(ctx), name, queries, labelled=labelled,
-                                column=column)
-    added = register_targets(_instance(), [name])
+    _check_dagster_home()
+    settings = settings_from(ctx)
+    existed = is_user_task(settings, name)
+    folder = register_user_task(settings, name, queries, labelled=labelled, column=column,
+                                refuse_repeats=refuse_repeats,
+                                warn=echo_warning)
+    try:
+        from recross_assets.partitions import register_targets
+
+        added = register_targets(_instance(), [name])
+    except BaseException:
+        if not existed:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     click.echo(f"task {name!r} stored in {folder}; "
                + ("added as a target partition" if added else "partition already existed"))
 
 
-@cli.command()
+@click.command()
 @click.option("--target", "targets", multiple=True, required=True,
               help="Target tasks to ablate on (repeat the option).")
 @click.option("--query-sets", type=int, default=2, show_default=True,
@@ -112,9 +140,45 @@ def ablate(ctx: click.Context, targets: tuple[str, ...], query_sets: int, test_s
             table.to_csv(staging, index=False)
 
 
-def main() -> None:
-    library_main()
+@click.group()
+def upstream() -> None:
+    """Your own upstream tasks: partitions of the pool and of every index (M is not retrained)."""
 
 
-if __name__ == "__main__":
-    main()
+@upstream.command("add")
+@click.argument("name")
+@click.option("--data", "data_file", type=click.Path(path_type=Path, dir_okay=False),
+              required=True, help="Labelled .jsonl/.csv (input and answers), as `evaluate` reads.")
+@click.option("--column", default="input", show_default=True)
+@click.option("--template", default=None,
+              help="Template name in the payload, for template filters (default: NAME).")
+@click.pass_context
+def upstream_add(ctx: click.Context, name: str, data_file: Path, column: str,
+                 template: str | None) -> None:
+    """Add NAME as an upstream task: store its examples, add its partition, index only it.
+
+    Retrieval can then return its examples and filters can name it (--include-task NAME,
+    --exclude-task NAME). The upstream model M is not retrained on it.
+    """
+    from recross.pipeline.upstream_registry import register_user_upstream, user_upstream_dir
+
+    from recross_assets.resources import default_resources
+    from recross_assets.upstream_tasks import add_upstream_partition
+
+    _check_dagster_home()
+    settings = settings_from(ctx)
+    existed = user_upstream_dir(settings, name).is_dir()
+    folder, count = register_user_upstream(settings, name, data_file, column=column,
+                                           template=template)
+    config_file = ctx.find_root().obj.get("config_file")
+    resources = default_resources(profile=settings.profile, home=str(settings.home),
+                                  config_file=str(config_file) if config_file else None)
+    try:
+        added = add_upstream_partition(settings, name, instance=_instance(), resources=resources)
+    except BaseException:
+        if not existed:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    click.echo(f"upstream task {name!r}: {count} examples stored in {folder}; partition "
+               + ("added" if added.registered else "already existed, its data replaced")
+               + f"; materialized {', '.join(added.built)} (Dagster run {added.run_id})")

@@ -3,23 +3,37 @@
     recross data info                 # what the local data holds
     recross data download --to DIR    # fetch the same files over HTTP(S)
     recross config show --profile tiny
+
+The one place the command is assembled: `recross` and `python -m recross.cli` are the same
+group. The commands that drive Dagster (`run`, `task`, `ablate`) live in the code location
+(``recross_assets.cli``) and are named here by module path, imported only when listed or run,
+so the library itself never imports dagster.
 """
 
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 import click
 
-from recross.config import PROFILES, Settings, hide_uri_credentials, load_settings
+from recross.config import PROFILES, Settings, load_settings
 from recross.errors import RecrossError
+from recross.redaction import hide_uri_credentials
+from recross.retriever_names import RETRIEVERS
 
 # A write that failed for lack of space (disk full, quota, file-size limit): the user's to fix.
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+# Subcommands defined in the Dagster code location, by "module:attribute".
+DAGSTER_COMMANDS = {"run": "recross_assets.cli:run", "task": "recross_assets.cli:task",
+                    "ablate": "recross_assets.cli:ablate",
+                    "upstream": "recross_assets.cli:upstream"}
 
 profile_option = click.option("--profile", type=click.Choice(PROFILES), default=None,
                               help="Settings profile (default: RECROSS_PROFILE or small).")
@@ -35,7 +49,26 @@ def settings_from(ctx: click.Context) -> Settings:
     return obj["settings"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class GroupWithCommandsByPath(click.Group):
+    """A click group some of whose subcommands are imported from ``module:attribute`` paths
+    when first needed (click's lazy-loading pattern)."""
+
+    def __init__(self, *args, commands_by_path: Mapping[str, str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands_by_path = dict(commands_by_path)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.commands_by_path})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands_by_path:
+            module, attribute = self.commands_by_path[cmd_name].split(":")
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=GroupWithCommandsByPath, commands_by_path=DAGSTER_COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @profile_option
 @config_option
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
@@ -111,29 +144,43 @@ def _filter_options(func):
     return func
 
 
+QUERIES_HELP = "Unlabelled inputs of your task: .jsonl (field `input`), .txt or .csv."
+NAME_HELP = ("Your task's name in MLflow and the model registry (default: the query file's "
+             "stem, unless it is generic like `queries`).")
+
+
 def _retrieval_options(func):
     func = _filter_options(func)
-    func = click.option("--mu", type=float, default=None,
+    func = click.option("--mu", type=click.FloatRange(min=1), default=None,
                         help="Upsampling ratio mu for `recross` (default: retrieval.upsample_ratio).")(func)
-    func = click.option("--size", type=int, default=None,
+    func = click.option("--size", type=click.IntRange(min=1), default=None,
                         help="|R|, the number of examples to retrieve (default: retrieval.retrieved_size).")(func)
-    func = click.option("--retriever", type=click.Choice(["random", "sbert", "recross-dagger", "recross"]),
+    func = click.option("--retriever", type=click.Choice([r for r in RETRIEVERS if r != "none"]),
                         default="recross", show_default=True, help="Which retriever.")(func)
+    func = click.option("--refuse-repeats", is_flag=True,
+                        help="Refuse a query file that repeats an input (default: warn, naming "
+                        "the lines, and use the distinct inputs).")(func)
     func = click.option("--column", default="input", show_default=True,
                         help="Input field (JSONL) or column (CSV) of the query file.")(func)
-    func = click.option("--queries", type=click.Path(path_type=Path, dir_okay=False), required=True,
-                        help="Unlabelled inputs of your task: .jsonl (field `input`), .txt or .csv.")(func)
     return func
 
 
-def _user_retrieval(ctx: click.Context, *, queries: Path, column: str, retriever: str,
-                    size: int | None, mu: float | None, include_task, exclude_task,
-                    include_template, exclude_template):
-    """Run one retrieval for a user's query file; returns (settings, query set, retrieved set)."""
-    from recross.index.filters import TaskFilter
-    from recross.pipeline.user_task import retrieve_user_queries
+def echo_warning(message: str) -> None:
+    """A warning the user should see, on stderr so it never mixes with a command's output."""
+    click.echo(f"warning: {message}", err=True)
 
-    overrides = {}
+
+def _user_retrieval(ctx: click.Context, *, queries: Path, task: str, column: str,
+                    retriever: str, size: int | None, mu: float | None, refuse_repeats: bool,
+                    include_task, exclude_task, include_template, exclude_template):
+    """Run one retrieval for a user's query file; returns (settings, retrieved set).
+
+    The file is read and checked before the pipeline (torch, transformers, Qdrant) is imported,
+    so a bad file fails in well under a second.
+    """
+    from recross.data.user_files import read_query_inputs
+
+    overrides: dict[str, float] = {}
     if size is not None:
         overrides["retrieved_size"] = size
     if mu is not None:
@@ -141,50 +188,98 @@ def _user_retrieval(ctx: click.Context, *, queries: Path, column: str, retriever
     obj = ctx.find_root().obj
     settings = load_settings(obj.get("profile"), obj.get("config_file"),
                              overrides={"retrieval": overrides}) if overrides else settings_from(ctx)
+    inputs = read_query_inputs(queries, column=column, refuse_repeats=refuse_repeats,
+                               warn=echo_warning)
+    if len(inputs) > settings.retrieval.retrieved_size:
+        raise click.BadParameter(
+            f"{queries} has {len(inputs)} distinct inputs, more than the "
+            f"{settings.retrieval.retrieved_size} examples to retrieve. Fix: pass a larger "
+            "--size, or fewer queries (the method needs a handful, e.g. 16).", param_hint="--size")
+    from recross.index.filters import TaskFilter
+    from recross.pipeline.user_task import retrieve_user_queries
+
     filters = TaskFilter(tuple(include_task), tuple(exclude_task), tuple(include_template),
                          tuple(exclude_template))
-    return settings, retrieve_user_queries(settings, queries, column=column, retriever=retriever,
+
+    return settings, retrieve_user_queries(settings, inputs, task=task, retriever=retriever,
                                            filters=filters, echo=click.echo)
+
+
+def _stored_retrieval(ctx: click.Context, path: Path, options: Mapping[str, object]):
+    """The retrieved set of a `recross retrieve --out` file; returns (settings, retrieved set)."""
+    from click.core import ParameterSource
+
+    given = [f"--{key.replace('_', '-')}" for key in options
+             if ctx.get_parameter_source(key) is not ParameterSource.DEFAULT]
+    if given:
+        raise click.UsageError(f"{', '.join(given)} only shape a new retrieval; --retrieved adapts "
+                               "on the stored set as it is. Fix: drop them, or pass --queries.")
+    from recross.pipeline.upstream import read_pool
+    from recross.pipeline.user_task import read_retrieved_jsonl
+
+    settings = settings_from(ctx)
+    return settings, read_retrieved_jsonl(path, read_pool(settings))
 
 
 def _print_distribution(retrieved) -> None:
     from recross.retrieval.distribution import task_distribution
 
     frame = task_distribution(retrieved)
+    click.echo(f"retrieved {len(retrieved)} examples, {len(set(retrieved.example_ids))} distinct "
+               "(an example close to several queries is kept once per query)")
     click.echo("retrieved task distribution:")
     for row in frame.itertuples(index=False):
         click.echo(f"  {row.task:32s} {row.count:5d}  {100 * row.share:5.1f}%")
 
 
 @cli.command()
+@click.option("--queries", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help=QUERIES_HELP)
 @_retrieval_options
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="JSONL file of retrieved examples with provenance.")
+@click.option("--name", default=None, help="Your task's name, recorded in the --out file "
+              "(default: the query file's stem).")
 @click.pass_context
-def retrieve(ctx: click.Context, out: Path, **options) -> None:
+def retrieve(ctx: click.Context, out: Path, queries: Path, name: str | None, **options) -> None:
     """Retrieve upstream examples for your task's unlabelled queries."""
+    _, retrieved = _user_retrieval(ctx, queries=queries, task=name or queries.stem, **options)
     from recross.pipeline.user_task import write_retrieved_jsonl
 
-    _, retrieved = _user_retrieval(ctx, **options)
     write_retrieved_jsonl(out, retrieved)
     _print_distribution(retrieved)
     click.echo(f"wrote {len(retrieved)} retrieved examples to {out}")
 
 
 @cli.command()
+@click.option("--queries", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help=QUERIES_HELP + " Either this or --retrieved.")
+@click.option("--retrieved", "retrieved_file", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="Adapt on a `recross retrieve --out` file as it is, without "
+              "retrieving (and reranking) again.")
 @_retrieval_options
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Directory for the adapted model (checkpoint or LoRA adapter).")
-@click.option("--name", default=None, help="Task name for MLflow (default: the query file's stem).")
+@click.option("--name", default=None, help=NAME_HELP)
 @click.pass_context
-def adapt(ctx: click.Context, out: Path, name: str | None, **options) -> None:
+def adapt(ctx: click.Context, out: Path, name: str | None, queries: Path | None,
+          retrieved_file: Path | None, **options) -> None:
     """Retrieve for your queries, fine-tune the upstream model on the result, log it to MLflow."""
+    from recross.data.user_files import user_task_name
+
+    if (queries is None) == (retrieved_file is None):
+        raise click.UsageError("pass --queries FILE (retrieve, then adapt) or --retrieved FILE "
+                               "(the --out file of `recross retrieve`), one of the two.")
+    if retrieved_file is not None:
+        settings, retrieved = _stored_retrieval(ctx, retrieved_file, options)
+        task = user_task_name(name, retrieved.query_task, source=f"--retrieved {retrieved_file}")
+    elif queries is not None:
+        task = user_task_name(name, queries.stem, source=f"--queries {queries}")
+        settings, retrieved = _user_retrieval(ctx, queries=queries, task=task, **options)
     from recross.pipeline.user_task import adapt_user_task
 
-    settings, retrieved = _user_retrieval(ctx, **options)
     _print_distribution(retrieved)
-    result = adapt_user_task(settings, retrieved, out_dir=out,
-                             task_name=name or options["queries"].stem)
+    result = adapt_user_task(settings, retrieved, out_dir=out, task_name=task)
     click.echo(f"adapted model: {out} ({settings.adaptation.mode}, "
                f"{result.seconds:.0f}s, final training loss {result.final_loss})")
     click.echo(f"MLflow run id: {result.run_id}   model: {result.model_uri}")
@@ -200,11 +295,16 @@ def adapt(ctx: click.Context, out: Path, name: str | None, **options) -> None:
               help="JSONL file of {input, prediction}.")
 @click.pass_context
 def predict(ctx: click.Context, model: str, inputs: Path, column: str, out: Path) -> None:
-    """Answer inputs with an adapted model (full checkpoint or LoRA adapter)."""
+    """Answer inputs with an adapted model (full checkpoint or LoRA adapter): one output line
+    per input line, repeated inputs included."""
+    from recross.data.user_files import read_user_rows
+
+    rows = read_user_rows(inputs, column=column)  # checked before the model is loaded
     from recross.pipeline.user_task import predict_file
 
-    n = predict_file(settings_from(ctx), model, inputs, out, column=column, echo=click.echo)
-    click.echo(f"wrote {n} predictions to {out}")
+    n = predict_file(settings_from(ctx), model, [row.input for row in rows], out,
+                     echo=click.echo)
+    click.echo(f"wrote {n} predictions to {out}, one per input line")
 
 
 @cli.command()
@@ -212,20 +312,46 @@ def predict(ctx: click.Context, model: str, inputs: Path, column: str, out: Path
               "`upstream` for the upstream model itself.")
 @click.option("--data", required=True, help="Labelled .jsonl/.csv file (answers), or a target task name.")
 @click.option("--column", default="input", show_default=True)
+@click.option("--name", default=None, help="Task the MLflow run is filed under (default: --data "
+              "when it names a task, else the task the model was adapted for, else the file's "
+              "stem).")
 @click.pass_context
-def evaluate(ctx: click.Context, model: str, data: str, column: str) -> None:
-    """SoftEM and EM of a model on labelled data."""
-    from recross.pipeline.user_task import evaluate_model
+def evaluate(ctx: click.Context, model: str, data: str, column: str, name: str | None) -> None:
+    """SoftEM, EM, gold NLL and rank accuracy of a model on labelled data, logged to MLflow
+    (shown by `recross compare`)."""
+    from recross.data.user_files import LABELLED_SUFFIXES, read_labelled_examples, user_task_name
 
-    scores = evaluate_model(settings_from(ctx), model, data, column=column, echo=click.echo)
-    click.echo(f"SoftEM {scores['softem']:.2f}  EM {scores['em']:.2f}  (n={scores['n']})")
+    labelled = Path(data)
+    if labelled.suffix in LABELLED_SUFFIXES:
+        read_labelled_examples(labelled, task="-", column=column)  # fails before the model loads
+    from recross.pipeline.user_task import evaluate_model, log_user_evaluation, model_origin
+
+    settings = settings_from(ctx)
+    origin = model_origin(settings, model)
+    if labelled.suffix not in LABELLED_SUFFIXES:
+        task = name or data  # a target task's test set
+    else:
+        task = name or origin.target_task or user_task_name(None, labelled.stem,
+                                                            source=f"--data {data}")
+    scores = evaluate_model(settings, model, data, column=column)
+    ranked = (f"rank accuracy {scores['rank_acc']:.2f} (coverage {scores['rank_coverage']:.0f}%)"
+              if scores["rank_coverage"] > 0 else
+              "rank accuracy n/a (no example has known choices)")
+    click.echo(f"SoftEM {scores['softem']:.2f}  EM {scores['em']:.2f}  NLL {scores['nll']:.3f}  "
+               f"{ranked}  top-answer share {100 * scores['top_share']:.0f}%  (n={scores['n']})")
+    run_id = log_user_evaluation(settings, scores, target_task=task, retriever=origin.retriever,
+                                 model=model, data=data)
+    click.echo(f"MLflow run id: {run_id} (task {task!r}, retriever "
+               + (f"{origin.retriever!r})" if origin.retriever else
+                  "not recorded with this model, so `recross compare` leaves it out)"))
 
 
 @cli.command()
 @click.option("--experiment", default=None, help="MLflow experiment (default: tracking.experiment).")
 @click.pass_context
 def compare(ctx: click.Context, experiment: str | None) -> None:
-    """Per-retriever SoftEM table read back from MLflow."""
+    """Per-retriever SoftEM, gold NLL and rank accuracy, with paired deltas vs none / random,
+    read back from MLflow."""
     from recross.tracking import compare_table
 
     click.echo(compare_table(settings_from(ctx), experiment=experiment))
@@ -241,7 +367,7 @@ def index() -> None:
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Portable parquet file: ids, vectors, payload, and the encoder manifest.")
 @click.pass_context
-def index_export(ctx: click.Context, kind: str, out: Path) -> None:
+def index_export(ctx: click.Context, kind: Literal["upstream", "sbert"], out: Path) -> None:
     """Write an index (built here) to a portable parquet file."""
     from recross.index.transfer import export_index
     from recross.pipeline.upstream import open_pool_index, read_pool
@@ -268,7 +394,7 @@ def index_import(ctx: click.Context, path: Path) -> None:
     manifest = read_manifest(path)
     target = open_index(settings.index, collection=manifest.collection,
                         dimension=manifest.dimension, encoder_name=manifest.encoder_name,
-                        home=Path(settings.home))
+                        home=Path(settings.home), distance=manifest.distance)
     try:
         report = import_index(target, path)
     finally:

@@ -16,6 +16,16 @@ class DataError(RecrossError):
     """A data file, example, task name or query set is wrong or missing."""
 
 
+class MissingProductError(DataError):
+    """A step's input has not been produced yet (query sets, a retrieved set, an adapted model,
+    evaluations). ``product`` names it in the library's terms, so a caller that knows how it is
+    built (a Dagster asset, a CLI command) can add that to the message."""
+
+    def __init__(self, message: str, *, product: str) -> None:
+        super().__init__(message)
+        self.product = product
+
+
 class IndexStoreError(RecrossError):
     """The example index is unreachable, incompatible or incomplete."""
 

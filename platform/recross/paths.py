@@ -43,11 +43,21 @@ class StatePaths:
         return self.home / "qdrant"
 
     @property
+    def dsir(self) -> Path:
+        """DSIR's hashed n-gram counts of a pool, one file per (pool, buckets, n-gram order)."""
+        return self.home / "dsir"
+
+    @property
     def tables(self) -> Path:
         return self.home / "tables"
 
     def mining(self, name: str) -> Path:
         return self.home / "mining" / slug(name)
+
+    @property
+    def logs(self) -> Path:
+        """Text logs of long jobs (the main job's Dagster events)."""
+        return self.home / "logs"
 
     @property
     def reports(self) -> Path:
@@ -56,6 +66,11 @@ class StatePaths:
     @property
     def user_tasks(self) -> Path:
         return self.home / "tasks"
+
+    @property
+    def user_upstream_tasks(self) -> Path:
+        """Upstream tasks a user added (`recross upstream add`), one folder each."""
+        return self.home / "upstream_tasks"
 
     @property
     def mlflow_db(self) -> Path:

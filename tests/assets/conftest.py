@@ -8,10 +8,12 @@ import dagster as dg
 import pytest
 from recross.config import Settings, load_settings
 from recross_assets.resources import (
+    IndexResource,
     MlflowResource,
     ProfileResource,
     QdrantResource,
     RecrossResource,
+    TrackerResource,
 )
 
 
@@ -33,7 +35,8 @@ def tiny_resources(tiny_platform_settings: Settings) -> dict[str, object]:
     return {"recross": RecrossResource(
         profile=ProfileResource(profile="tiny", home=str(s.home)),
         qdrant=QdrantResource(),
-        mlflow=MlflowResource(tracking_uri=s.tracking.tracking_uri))}
+        mlflow=MlflowResource(tracking_uri=s.tracking.tracking_uri)),
+        "indexes": IndexResource(), "tracker": TrackerResource()}
 
 
 @pytest.fixture(scope="module")

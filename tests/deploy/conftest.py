@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
-INSTALL_HINT = ("install it with `apt-get update && apt-get install -y postgresql` "
-                "(`make test` does this when RECROSS_TEST_POSTGRES=1)")
+# Nothing in this repo installs PostgreSQL (neither `make test` nor .ci/run): the machine must
+# have it. RECROSS_TEST_POSTGRES=1 only turns a missing server from a skip into a failure.
+INSTALL_HINT = ("install it with `apt-get update && apt-get install -y postgresql` (as root; "
+                "neither `make test` nor .ci/run installs it)")
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,12 @@ def test_dagster_on_postgres_materializes_a_partition_and_reads_the_runs_back(
     # Imported here so a broken code location fails this test, not the MLflow ones.
     from recross_assets.defs.targets import query_sets
     from recross_assets.defs.upstream import upstream_pool
-    from recross_assets.partitions import TARGETS, partition_key, register_targets
+    from recross_assets.partitions import (
+        TARGETS,
+        partition_key,
+        register_targets,
+        register_upstream_tasks,
+    )
     from recross_assets.resources import default_resources
 
     home = tmp_path / "dagster_home"
@@ -111,7 +116,9 @@ def test_dagster_on_postgres_materializes_a_partition_and_reads_the_runs_back(
         assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
         assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
         register_targets(instance, [TARGET])
-        pool_run = dg.materialize([upstream_pool], instance=instance, resources=resources)
+        register_upstream_tasks(instance, ["ag_news"])
+        pool_run = dg.materialize([upstream_pool], instance=instance, resources=resources,
+                                  partition_key="ag_news")
         partition_run = dg.materialize([query_sets], partition_key=key, instance=instance,
                                        resources=resources)
     assert pool_run.success and partition_run.success

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.figure import Figure
+from recross.evaluation import reports
 from recross.evaluation.reports import (
     build_table1,
     order_retrievers,
@@ -96,7 +99,8 @@ def test_write_report_writes_table_csv_markdown_and_heatmap(tmp_path: Path) -> N
     assert paths.heatmap_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_heatmap_of_a_paper_sized_study_has_one_panel_per_retriever(tmp_path: Path) -> None:
+def test_heatmap_of_a_paper_sized_study_has_one_panel_per_retriever(tmp_path: Path,
+                                                                    monkeypatch) -> None:
     targets = ["anli_r3", "hellaswag", "super_glue-cb", "super_glue-wic", "super_glue-wsc.fixed",
                "winogrande-winogrande_xl", "ai2_arc-ARC-Challenge", "openbookqa-main", "piqa",
                "squad_v2"]
@@ -106,9 +110,25 @@ def test_heatmap_of_a_paper_sized_study_has_one_panel_per_retriever(tmp_path: Pa
             for i, t in enumerate(targets) for j, u in enumerate(upstream)]
     distributions = pd.DataFrame(rows, columns=["target_task", "retriever", "upstream_task",
                                                 "share"])
-    assert task_share_matrix(distributions).shape == (40, 34)
+    figures: list[Figure] = []
+
+    class RecordedFigure(Figure):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            figures.append(self)
+
+    monkeypatch.setattr(reports, "Figure", RecordedFigure)
+    shares = task_share_matrix(distributions)
+    assert shares.shape == (40, 34)
     png = plot_task_shares(distributions, tmp_path / "figure3.png")
-    assert png.stat().st_size > 20_000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    panels = [ax for ax in figures[0].axes if ax.images]  # the colorbar holds no image
+    assert [ax.get_title(loc="left") for ax in panels] == ["random", "sbert", "recross-dagger",
+                                                            "recross"]
+    for ax in panels:  # each panel shows its retriever's shares: targets x upstream tasks
+        expected = shares.loc[ax.get_title(loc="left")].reindex(index=sorted(targets))
+        np.testing.assert_allclose(ax.images[0].get_array(), expected.to_numpy())
+        assert [t.get_text() for t in ax.get_yticklabels()] == sorted(targets)
 
 
 def test_missing_columns_name_what_is_missing() -> None:

@@ -7,14 +7,18 @@ otherwise the server cases skip and the header says why).
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from index_helpers import QDRANT_IMAGE, server_unavailable_reason
+from index_helpers import (
+    QDRANT_IMAGE,
+    server_api_key_from_env,
+    server_unavailable_reason,
+    server_url_from_env,
+)
 from recross.config import IndexSettings
 from recross.index import ExampleIndex, open_index
 
@@ -25,7 +29,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     reason = server_unavailable_reason()
     if reason:
         return f"index backends: edge, local; server cases skip ({reason})"
-    source = os.environ.get("QDRANT_URL") or f"testcontainers {QDRANT_IMAGE}"
+    source = server_url_from_env() or f"testcontainers {QDRANT_IMAGE}"
     return f"index backends: edge, local, server ({source})"
 
 
@@ -34,8 +38,9 @@ def qdrant_server_url() -> Iterator[str]:
     reason = server_unavailable_reason()
     if reason:
         pytest.skip(reason)
-    if os.environ.get("QDRANT_URL"):
-        yield os.environ["QDRANT_URL"]
+    url = server_url_from_env()
+    if url:
+        yield url
         return
     from testcontainers.community.qdrant import QdrantContainer
 
@@ -71,6 +76,7 @@ def open_test_index(backend: str, tmp_path: Path,
         base: dict[str, Any] = {"backend": backend, "upsert_batch_size": 64}
         if backend == "server":
             base["url"] = server_url
+            base["api_key"] = server_api_key_from_env()
             collection = f"{collection}-{suffix}"
             created.add(collection)
         if backend == "local" and reopen:
@@ -86,7 +92,7 @@ def open_test_index(backend: str, tmp_path: Path,
     if server_url and created:
         from qdrant_client import QdrantClient
 
-        client = QdrantClient(url=server_url, api_key=os.environ.get("QDRANT_API_KEY"))
+        client = QdrantClient(url=server_url, api_key=server_api_key_from_env())
         for name in created:
             client.delete_collection(name)
         client.close()

@@ -52,10 +52,20 @@ def random_vectors(n: int, dimension: int, *, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, dimension)).astype(np.float32)
 
 
+def server_url_from_env() -> str | None:
+    """The QDRANT_URL the developer set; tests/conftest.py moved it out of the library's sight."""
+    return os.environ.get("RECROSS_TEST_QDRANT_URL")
+
+
+def server_api_key_from_env() -> str | None:
+    """The QDRANT_API_KEY the developer set, for the server cases only (see tests/conftest.py)."""
+    return os.environ.get("RECROSS_TEST_QDRANT_API_KEY")
+
+
 @lru_cache(maxsize=1)
 def server_unavailable_reason() -> str | None:
     """None when a Qdrant server can be had: QDRANT_URL, or a Docker engine for testcontainers."""
-    if os.environ.get("QDRANT_URL"):
+    if server_url_from_env():
         return None
     try:
         import docker

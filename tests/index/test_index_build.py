@@ -69,14 +69,30 @@ def test_build_killed_mid_way_resumes_from_the_flushed_points(tmp_path, tiny_poo
         assert index.count() == len(tiny_pool)
 
 
-def test_final_count_check_fails_when_the_collection_holds_another_pool(tmp_path, tiny_pool):
+def test_one_partition_builds_into_a_collection_holding_others(tmp_path, tiny_pool):
+    """A collection holds several upstream partitions: the final check counts the examples
+    built, not the collection (the union is checked against the pool by the asset check)."""
     encoder = HashingEncoder(DIM)
     with open_index(IndexSettings(), collection="pool", dimension=DIM,
                     encoder_name=encoder.name, home=tmp_path) as index:
         build_index(index, tiny_pool.examples, encoder.encode, batch_size=32, progress=False)
-        with pytest.raises(IndexStoreError, match=f"holds {len(tiny_pool)} points.*has 10"):
-            build_index(index, tiny_pool.examples[:10], encoder.encode, batch_size=32,
-                        progress=False)
+        report = build_index(index, tiny_pool.examples[:10], encoder.encode, batch_size=32,
+                             progress=False)
+        assert (report.skipped, report.written) == (10, 0)
+        assert index.count() == len(tiny_pool)
+
+
+def test_final_check_fails_when_an_example_of_the_build_has_no_point(tmp_path, tiny_pool):
+    from recross.index.build import check_all_stored
+
+    encoder = HashingEncoder(DIM)
+    with open_index(IndexSettings(), collection="pool", dimension=DIM,
+                    encoder_name=encoder.name, home=tmp_path) as index:
+        build_index(index, tiny_pool.examples[:10], encoder.encode, batch_size=32,
+                    progress=False)
+        ids = [e.example_id for e in tiny_pool.examples[:11]]
+        with pytest.raises(IndexStoreError, match="holds 10 of the 11 examples"):
+            check_all_stored(index, ids)
 
 
 def test_encoder_of_the_wrong_dimension_is_stopped_before_writing(tmp_path, tiny_pool):

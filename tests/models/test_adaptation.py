@@ -19,7 +19,7 @@ def test_adaptation_changes_the_copy_and_leaves_the_original_bit_identical(
         tiny_bundle, examples, tiny_settings):
     original = {k: v.clone() for k, v in tiny_bundle.model.state_dict().items()}
     result = adapt(tiny_bundle, examples, _settings(tiny_settings), progress=False,
-                   **_lengths(tiny_settings))
+                   device="cpu", **_lengths(tiny_settings))
     after = tiny_bundle.model.state_dict()
     assert all(torch.equal(original[k], after[k]) for k in original)
     adapted = result.bundle.model.state_dict()
@@ -28,7 +28,8 @@ def test_adaptation_changes_the_copy_and_leaves_the_original_bit_identical(
 
 def test_epochs_is_a_real_parameter_and_every_step_is_logged(tiny_bundle, examples, tiny_settings):
     settings = _settings(tiny_settings, epochs=2, batch_size=4)
-    result = adapt(tiny_bundle, examples, settings, progress=False, **_lengths(tiny_settings))
+    result = adapt(tiny_bundle, examples, settings, progress=False, device="cpu",
+                   **_lengths(tiny_settings))
     expected = 2 * math.ceil(len(examples) / 4)
     assert result.params["steps"] == expected and result.params["epochs"] == 2
     assert [e["step"] for e in result.log] == list(range(1, expected + 1))
@@ -37,7 +38,7 @@ def test_epochs_is_a_real_parameter_and_every_step_is_logged(tiny_bundle, exampl
 
 def test_full_adaptation_saves_and_reloads_by_path(tiny_bundle, examples, tiny_settings, tmp_path):
     result = adapt(tiny_bundle, examples, _settings(tiny_settings), out_dir=tmp_path / "full",
-                   progress=False, **_lengths(tiny_settings))
+                   progress=False, device="cpu", **_lengths(tiny_settings))
     reloaded = load_adapted(tmp_path / "full", device="cpu")
     assert reloaded.fingerprint() == result.bundle.fingerprint()
     inputs = [e.input for e in examples[:3]]
@@ -62,7 +63,7 @@ def test_lora_changes_the_loss_on_the_retrieved_set_and_keeps_base_weights(
     lengths = _lengths(tiny_settings)
     before = mean_loss(tiny_bundle, examples, batch_size=8, **lengths)
     result = adapt(tiny_bundle, examples, _settings(tiny_settings, mode="lora", epochs=2),
-                   progress=False, **lengths)
+                   progress=False, device="cpu", **lengths)
     after = mean_loss(result.bundle, examples, batch_size=8, **lengths)
     assert after < before - 0.01
     assert tiny_bundle.fingerprint() == before_weights

@@ -32,28 +32,35 @@ def test_encoder_name_pins_weights_and_max_length(tiny_bundle):
     assert name != upstream_encoder(changed, max_length=64, batch_size=8).name
 
 
-def test_unit_upstream_vectors_are_the_raw_ones_normalised_in_their_own_collection(tiny_bundle):
-    raw = upstream_encoder(tiny_bundle, max_length=64, batch_size=8)
-    unit = upstream_encoder(tiny_bundle, max_length=64, batch_size=8, unit=True)
-    texts = ["b", LONG, "a question?"]
-    raw_vectors, unit_vectors = raw.encode(texts), unit.encode(texts)
-    np.testing.assert_allclose(np.linalg.norm(unit_vectors, axis=1), 1.0, rtol=1e-5)
-    np.testing.assert_allclose(
-        unit_vectors, raw_vectors / np.linalg.norm(raw_vectors, axis=1, keepdims=True), rtol=1e-5)
-    assert unit.name == raw.name + ":unit"
+def test_reference_input_format_encodes_prefixed_texts_under_its_own_name(tiny_bundle):
+    from recross.models.input_format import set_input_format
+
+    plain = upstream_encoder(tiny_bundle, max_length=64, batch_size=8)
+    prefixed = plain.encode(["<s> a question?"])
+    reference = tiny_bundle.copy()
+    set_input_format(reference.model, "reference")
+    encoder = upstream_encoder(reference, max_length=64, batch_size=8)
+    np.testing.assert_allclose(encoder.encode(["a question?"]), prefixed, rtol=1e-5, atol=1e-6)
+    assert encoder.name == plain.name + ":reference-input"
 
 
-def test_profiles_choose_raw_or_unit_vectors_for_m(tiny_settings, tiny_bundle):
+def test_profiles_choose_the_distance_of_m_s_index_and_its_collection(tiny_settings, tiny_bundle,
+                                                                       tiny_pool):
     from recross.config import load_settings
-    from recross.pipeline.upstream import make_encoder, upstream_model_dir
+    from recross.pipeline.upstream import open_pool_index, upstream_model_dir
 
-    assert load_settings("paper", environ={}).models.upstream_vectors == "raw"  # inner product
-    assert load_settings("small", environ={}).models.upstream_vectors == "unit"
+    assert load_settings("paper", environ={}).index.upstream_distance == "euclid"  # IndexFlatL2
+    assert load_settings("small", environ={}).index.upstream_distance == "cosine"
     tiny_bundle.model.save_pretrained(upstream_model_dir(tiny_settings))
     tiny_bundle.tokenizer.save_pretrained(upstream_model_dir(tiny_settings))
-    assert not make_encoder(tiny_settings, "upstream").name.endswith(":unit")
-    tiny_settings.models.upstream_vectors = "unit"
-    assert make_encoder(tiny_settings, "upstream").name.endswith(":unit")
+    names = set()
+    for distance in ("dot", "euclid"):
+        tiny_settings.index.upstream_distance = distance
+        handle = open_pool_index(tiny_settings, tiny_pool, "upstream")
+        assert handle.index.distance == distance and handle.index.collection.endswith(distance)
+        names.add(handle.index.collection)
+        handle.index.close()
+    assert len(names) == 2
 
 
 def test_tiny_sentence_encoder_is_built_in_process_and_deterministic():

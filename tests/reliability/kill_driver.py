@@ -33,7 +33,17 @@ from typing import Any
 
 from recross.config import Settings, load_settings
 from recross.data import resolve_data_dir
-from recross.pipeline import reranking, target, upstream
+from recross.pipeline import reranker_training, upstream
+from recross.pipeline.adaptation import AdaptedSeed, adapt_for_target
+from recross.pipeline.evaluation import evaluate_for_target
+from recross.pipeline.layout import TargetPaths
+from recross.pipeline.retrieval import retrieve_for_target
+from recross.pipeline.target_data import (
+    load_query_sets,
+    make_query_sets,
+    save_query_sets,
+    test_examples,
+)
 
 TARGET = "super_glue-cb"
 RETRIEVER = "random"  # cheapest retriever whose sets adaptation really trains on
@@ -70,8 +80,8 @@ class _TrainingSteps:
 
 
 def _seeds(settings: Settings) -> list[int]:
-    paths = target.TargetPaths.of(settings, TARGET, RETRIEVER)
-    return [q.seed for q in target.load_query_sets(paths.query_sets)]
+    paths = TargetPaths.of(settings, TARGET, RETRIEVER)
+    return [q.seed for q in load_query_sets(paths.query_sets)]
 
 
 def _pool(settings: Settings) -> dict[str, Any]:
@@ -96,26 +106,26 @@ def _upstream(settings: Settings) -> dict[str, Any]:
 
 
 def _mining(settings: Settings) -> dict[str, Any]:
-    run = reranking.mine(settings, upstream.read_pool(settings), progress=False)
+    run = reranker_training.mine(settings, upstream.read_pool(settings), progress=False)
     return {"mined": run.mined, "resumed": run.resumed, "rows": len(run.table)}
 
 
 def _reranker(settings: Settings) -> dict[str, Any]:
-    summary = reranking.train_reranker(settings, progress=False)
+    summary = reranker_training.train_reranker(settings, progress=False)
     return {"reused": summary["reused"]}
 
 
 def _targets(settings: Settings) -> dict[str, Any]:
-    paths = target.TargetPaths.of(settings, TARGET, RETRIEVER)
-    sets = target.make_query_sets(settings, TARGET)
-    target.save_query_sets(paths.query_sets, sets)
-    target.retrieve_for_target(settings, upstream.read_pool(settings), target=TARGET,
+    paths = TargetPaths.of(settings, TARGET, RETRIEVER)
+    sets = make_query_sets(settings, TARGET)
+    save_query_sets(paths.query_sets, sets)
+    retrieve_for_target(settings, upstream.read_pool(settings), target=TARGET,
                                retriever=RETRIEVER, query_sets=sets)
     return {"seeds": [q.seed for q in sets]}
 
 
-def _adapted(settings: Settings) -> list[target.AdaptedSeed]:
-    return target.adapt_for_target(settings, upstream.read_pool(settings), target=TARGET,
+def _adapted(settings: Settings) -> list[AdaptedSeed]:
+    return adapt_for_target(settings, upstream.read_pool(settings), target=TARGET,
                                    retriever=RETRIEVER, seeds=_seeds(settings), progress=False)
 
 
@@ -124,9 +134,9 @@ def _adaptation(settings: Settings) -> dict[str, Any]:
 
 
 def _evaluation(settings: Settings) -> dict[str, Any]:
-    table = target.evaluate_for_target(settings, target=TARGET, retriever=RETRIEVER,
+    table = evaluate_for_target(settings, target=TARGET, retriever=RETRIEVER,
                                        adapted=_adapted(settings),
-                                       test=target.test_examples(settings, TARGET),
+                                       test=test_examples(settings, TARGET),
                                        progress=False)
     return {"softem": table["softem"].tolist()}
 

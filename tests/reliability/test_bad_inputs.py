@@ -1,7 +1,7 @@
 """A catalog of bad inputs through the `recross` command: each exits non-zero with one message
 naming the problem and the fix, prints no traceback, and changes nothing already written.
 
-The command runs in this process (``recross_assets.cli.main`` with ``sys.argv`` set, so error
+The command runs in this process (``recross.cli.main`` with ``sys.argv`` set, so error
 handling is exactly the console script's). Inputs already tried through the CLI elsewhere
 (tests/test_cli_user_task.py: empty query file, missing column, non-text query, misspelt filter
 task, |R| = 0 or larger than the pool, mu < 1, a folder that is not a model) are not repeated.
@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from recross.cli import main
 from recross.config import load_settings
 from recross.index import collection_name, open_index
 from recross.io import atomic_directory
 from recross.models import load_seq2seq
 from recross.pipeline import upstream
-from recross_assets.cli import main
 
 PREVIOUS_OUTPUT = '{"previous": "output, must survive"}\n'
 # Our errors name a fix or the names meant; click's usage errors list the choices and point to -h.
@@ -60,10 +60,11 @@ CATALOG: tuple[BadInput, ...] = (
     BadInput("unknown-template", (*RETRIEVE, "--queries", "{queries}", "--include-template",
                                   "no_such_template"), ("template 'no_such_template'",)),
     # query sets
-    BadInput("duplicated-query-set", (*RETRIEVE, "--queries", "{queries_duplicated}"),
-             ("identical", "de-duplicate")),
+    # a repeated input is only refused on request (by default: a warning, the distinct inputs)
+    BadInput("duplicated-query-set", (*RETRIEVE, "--queries", "{queries_duplicated}",
+                                      "--refuse-repeats"), ("repeats line", "de-duplicate")),
     BadInput("over-long-query-set", (*RETRIEVE, "--queries", "{queries_too_many}"),
-             ("40 inputs, more than the limit 32",)),
+             ("40 distinct inputs, more than the 32", "--size")),
     BadInput("query-file-not-utf8", (*RETRIEVE, "--queries", "{queries_binary}"),
              ("not UTF-8",)),
     BadInput("query-file-unsupported-type", (*RETRIEVE, "--queries", "{queries_pdf}"),
@@ -75,7 +76,7 @@ CATALOG: tuple[BadInput, ...] = (
              (":3: empty 'input' cell",)),
     # |R|, mu, filters
     BadInput("negative-retrieved-size", (*RETRIEVE, "--queries", "{queries}", "--size", "-5"),
-             ("retrieval.retrieved_size", "greater than 0")),
+             ("--size", "x>=1")),
     BadInput("mu-below-one-in-config", (*RETRIEVE, "--queries", "{queries}"),
              ("retrieval.upsample_ratio", "greater than or equal to 1"),
              {"RECROSS_CONFIG": "{config_mu}"}),
@@ -121,7 +122,7 @@ CATALOG: tuple[BadInput, ...] = (
              ("cannot read config file",)),
     BadInput("unknown-profile-in-environment", ("config", "show"), ("unknown profile 'huge'",),
              {"RECROSS_PROFILE": "huge"}),
-    BadInput("unknown-retriever", ("retrieve", "--retriever", "bm25", "--queries", "{queries}",
+    BadInput("unknown-retriever", ("retrieve", "--retriever", "tfidf", "--queries", "{queries}",
                                    "--out", "{previous}"), ("Invalid value for '--retriever'",)),
     # MLflow
     BadInput("mlflow-uri-not-writable", ("compare",), ("cannot be written",),

@@ -1,18 +1,22 @@
 """Mined tuples and the reranker trained on them live in folders named for what they depend on."""
 
 from recross.config import load_settings
-from recross.pipeline.reranking import mining_dir, reranker_dir
+from recross.pipeline.reranker_training import mining_dir, reranker_dir
 
 
-def _settings(**models):
-    return load_settings("tiny", overrides={"home": "/state", "models": models}, environ={})
+def _settings(index=None, **models):
+    return load_settings("tiny", overrides={"home": "/state", "models": models,
+                                            "index": index or {}}, environ={})
 
 
 def test_changing_what_mining_depends_on_gives_new_folders_for_tuples_and_reranker():
-    raw, unit = _settings(upstream_vectors="raw"), _settings(upstream_vectors="unit")
+    raw = _settings()
+    cosine, euclid = (_settings({"upstream_distance": d}) for d in ("cosine", "euclid"))
     int8 = _settings(encoder_runtime="onnx-int8")
-    assert len({mining_dir(s) for s in (raw, unit, int8)}) == 3
-    assert len({reranker_dir(s) for s in (raw, unit, int8)}) == 3
+    reference = _settings(input_format="reference")
+    variants = (raw, cosine, euclid, int8, reference)
+    assert len({mining_dir(s) for s in variants}) == 5
+    assert len({reranker_dir(s) for s in variants}) == 5
     assert reranker_dir(raw).name.endswith(mining_dir(raw).name)
 
 

@@ -1,21 +1,22 @@
 """Reranker assets: distant supervision mined from the upstream pool, and the cross-encoder."""
 
 import dagster as dg
-from recross.pipeline import reranking as steps
+from recross.pipeline import reranker_training as steps
 from recross.pipeline.upstream import read_pool
 
 from recross_assets.defs.upstream import CPU_POOL, upstream_index, upstream_model
-from recross_assets.resources import RecrossResource
+from recross_assets.resources import IndexResource, RecrossResource
 
 
 @dg.asset(group_name="reranking", deps=[upstream_model, upstream_index], pool=CPU_POOL,
           kinds={"parquet"},
           description="Algorithm 1: (query, candidate, label) pairs mined by pretending each "
                       "upstream task is unseen; resumable per tuple.")
-def distant_supervision(context: dg.AssetExecutionContext,
-                        recross: RecrossResource) -> dg.MaterializeResult:
+def distant_supervision(context: dg.AssetExecutionContext, recross: RecrossResource,
+                        indexes: IndexResource) -> dg.MaterializeResult:
     settings = recross.settings()
-    run = steps.mine(settings, read_pool(settings))
+    pool = read_pool(settings)
+    run = steps.mine(settings, pool, indexes=indexes.for_pool(settings, pool))
     table = run.table
     per_task = table.groupby("query_task")["tuple_id"].nunique() if "query_task" in table else None
     return dg.MaterializeResult(metadata={

@@ -11,12 +11,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from recross.data.examples import Example, load_examples
 from recross.data.registry import TaskRegistry
 from recross.errors import DataError
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built: the CLI checks files without it
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,8 @@ class UpstreamPool:
     examples: list[Example]
     sources: dict[str, str] = field(default_factory=dict)  # task -> file name used
     missing: list[str] = field(default_factory=list)  # upstream tasks with no data here
+    # tasks a user added (`recross upstream add`): indexed and retrievable, never trained on
+    user_tasks: list[str] = field(default_factory=list)
     _by_id: dict[str, Example] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -42,6 +46,9 @@ class UpstreamPool:
 
     def __len__(self) -> int:
         return len(self.examples)
+
+    def __contains__(self, example_id: object) -> bool:
+        return example_id in self._by_id
 
     @property
     def tasks(self) -> list[str]:
@@ -66,6 +73,8 @@ class UpstreamPool:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per example, answers as lists: the ``upstream_pool`` asset's table."""
+        import pandas as pd
+
         return pd.DataFrame.from_records([ex.to_record() for ex in self.examples])
 
     @classmethod
@@ -75,6 +84,14 @@ class UpstreamPool:
                             source_index=int(r.source_index), source_task=r.source_task)
                     for r in frame.itertuples(index=False)]
         return cls(examples=examples)
+
+
+def upstream_file(folder: Path) -> str | None:
+    """The file that holds an upstream task's examples: the pool file, else its stand-in."""
+    for name in (UPSTREAM_FILE, STANDIN_FILE):
+        if (folder / name).is_file():
+            return name
+    return None
 
 
 def load_upstream_pool(data_dir: Path, *, tasks: Sequence[str] | None = None,
@@ -93,13 +110,11 @@ def load_upstream_pool(data_dir: Path, *, tasks: Sequence[str] | None = None,
     missing: list[str] = []
     for task in chosen:
         folder = data_dir / task
-        if (folder / UPSTREAM_FILE).is_file():
-            file_name = UPSTREAM_FILE
-        elif (folder / STANDIN_FILE).is_file():
-            file_name = STANDIN_FILE
+        file_name = upstream_file(folder)
+        if file_name == STANDIN_FILE:
             log.info("upstream task %s: no %s, using %s (train-split rows) as a stand-in",
                      task, UPSTREAM_FILE, STANDIN_FILE)
-        else:
+        if file_name is None:
             log.warning("upstream task %s has no data in %s; it is left out of the pool",
                         task, data_dir)
             missing.append(task)

@@ -1,7 +1,10 @@
 """Target (unseen) tasks: the labelled test set E and the unlabelled query sets Q.
 
-Query sets are drawn from ``validation-1000.json`` (train-split rows), so they never overlap the
-test set, which comes from ``test-1000.json`` (the official validation split).
+A paper target: query sets are drawn from ``validation-1000.json`` (train-split rows), so they
+never overlap the test set, which comes from ``test-1000.json`` (the official validation split).
+A pretend-target (an upstream task used as a target, see ``PRETEND_TARGETS``) has one file: its
+source rows are split by a seeded shuffle into test rows and query rows, so no source row (under
+any template) is in both.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recross.data.examples import Example, load_examples
+from recross.data.pool import upstream_file
 from recross.data.registry import TaskRegistry
 from recross.errors import DataError
 
@@ -49,7 +53,7 @@ def validate_query_inputs(inputs: Sequence[object], *, where: str = "query set",
                             "Fix: give every query as a string.")
         if not text.strip():
             raise DataError(f"{where}: input {i} is blank. Fix: remove empty lines/rows.")
-    seen: dict[str, int] = {}
+    seen: dict[object, int] = {}  # every input is a str by now (checked above)
     for i, text in enumerate(inputs):
         if text in seen:
             raise DataError(f"{where}: inputs {seen[text]} and {i} are identical. "
@@ -88,9 +92,14 @@ def draw_query_sets(candidates: Sequence[Example], *, task: str, size: int, n_se
 def load_target(data_dir: Path, task: str, *, query_size: int, n_query_sets: int,
                 test_sample_size: int | None = None, base_seed: int = 0) -> TargetTask:
     """Load a target's test set (optionally a seeded subsample) and its query sets."""
-    TaskRegistry.from_data_dir(data_dir).check(task, role="target task")
+    registry = TaskRegistry.from_data_dir(data_dir)
+    registry.check(task, role="target task")
     folder = data_dir / task
     if not (folder / TEST_FILE).is_file():
+        if task in registry.upstream and upstream_file(folder) is not None:
+            return _pretend_target(folder, task, query_size=query_size,
+                                   n_query_sets=n_query_sets, test_sample_size=test_sample_size,
+                                   base_seed=base_seed)
         raise DataError(f"target task {task!r} has no {TEST_FILE} in {folder}. "
                         "Fix: run `recross data download` or choose one of the paper's targets.")
     test = load_examples(folder / TEST_FILE, task=task)
@@ -99,6 +108,36 @@ def load_target(data_dir: Path, task: str, *, query_size: int, n_query_sets: int
     queries = load_examples(folder / QUERY_FILE, task=task)
     test_inputs = {ex.input for ex in test}
     queries = [ex for ex in queries if ex.input not in test_inputs]
+    sets = draw_query_sets(queries, task=task, size=query_size, n_sets=n_query_sets,
+                           base_seed=base_seed)
+    return TargetTask(name=task, test=test, query_sets=sets)
+
+
+# Share of a pretend-target's source rows kept for its test set when no sample size is given.
+PRETEND_TEST_SHARE = 0.5
+
+
+def _pretend_target(folder: Path, task: str, *, query_size: int, n_query_sets: int,
+                    test_sample_size: int | None, base_seed: int) -> TargetTask:
+    """An upstream task as a target: source rows shuffled (seeded), the first ones tested (up to
+    ``test_sample_size`` examples), query sets drawn from the remaining rows only."""
+    rows = load_examples(folder / str(upstream_file(folder)), task=task)
+    by_source: dict[int, list[Example]] = {}
+    for example in rows:
+        by_source.setdefault(example.source_index, []).append(example)
+    order = sorted(by_source)
+    random.Random(base_seed).shuffle(order)
+    wanted = test_sample_size or int(len(rows) * PRETEND_TEST_SHARE)
+    test: list[Example] = []
+    cut = 0
+    while cut < len(order) and len(test) < wanted:
+        test.extend(by_source[order[cut]])
+        cut += 1
+    test = test[:wanted]
+    queries = [e for source in order[cut:] for e in by_source[source]]
+    if not queries:
+        raise DataError(f"pretend-target {task!r} has {len(rows)} examples, all taken by its test "
+                        f"set of {wanted}. Fix: lower data.test_sample_size.")
     sets = draw_query_sets(queries, task=task, size=query_size, n_sets=n_query_sets,
                            base_seed=base_seed)
     return TargetTask(name=task, test=test, query_sets=sets)

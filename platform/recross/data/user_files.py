@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +21,22 @@ from recross.data.examples import Example
 from recross.errors import DataError
 
 SUPPORTED = (".jsonl", ".txt", ".csv")
+LABELLED_SUFFIXES = (".jsonl", ".csv")  # the formats that can carry answers
+REPEATS_SHOWN = 5  # repeated inputs named one by one in a warning; the rest are counted
+# File names that say what a file holds, not which task it is: never a task's default name.
+GENERIC_STEMS = frozenset({
+    "queries", "query", "inputs", "input", "data", "dataset", "examples", "samples", "test",
+    "train", "dev", "validation", "labelled", "labeled", "retrieved", "predictions", "task",
+    "tasks", "file", "unlabelled", "unlabeled"})
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class UserRow:
     input: str
     answers: tuple[str, ...] | None  # None: unlabelled
+    line: int  # 1-based line of the file, so messages can point at it
 
 
 def _read_text(path: Path) -> str:
@@ -64,7 +75,7 @@ def _jsonl_rows(path: Path, text: str, field: str) -> list[UserRow]:
             if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
                 raise DataError(f"{path}:{number}: 'answers' must be a string or a list of strings.")
             answers = tuple(answers)
-        rows.append(UserRow(input=value, answers=answers))
+        rows.append(UserRow(input=value, answers=answers, line=number))
     return rows
 
 
@@ -79,7 +90,8 @@ def _csv_rows(path: Path, text: str, field: str) -> list[UserRow]:
         if value is None or not value.strip():
             raise DataError(f"{path}:{number}: empty {field!r} cell. Fix: remove the row or fill it.")
         answers = record.get("answers")
-        rows.append(UserRow(input=value, answers=(answers,) if answers else None))
+        rows.append(UserRow(input=value, answers=(answers,) if answers else None,
+                            line=reader.line_num))
     return rows
 
 
@@ -95,15 +107,66 @@ def read_user_rows(path: Path, *, column: str = "input") -> list[UserRow]:
     elif suffix == ".csv":
         rows = _csv_rows(path, text, column)
     else:
-        rows = [UserRow(input=line, answers=None) for line in text.splitlines() if line.strip()]
+        rows = [UserRow(input=line, answers=None, line=number)
+                for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not rows:
         raise DataError(f"{path}: no inputs found. Fix: put at least one input in it.")
     return rows
 
 
-def read_query_inputs(path: Path, *, column: str = "input") -> list[str]:
-    """The unlabelled inputs of a query file, de-duplicated in order (answers are dropped)."""
-    return list(dict.fromkeys(row.input for row in read_user_rows(path, column=column)))
+def repeated_lines(rows: Sequence[UserRow]) -> dict[int, list[int]]:
+    """Each input given more than once: {its first line: the lines that repeat it}."""
+    first: dict[str, int] = {}
+    repeats: dict[int, list[int]] = {}
+    for row in rows:
+        if row.input in first:
+            repeats.setdefault(first[row.input], []).append(row.line)
+        else:
+            first[row.input] = row.line
+    return repeats
+
+
+def describe_repeats(repeats: dict[int, list[int]]) -> str:
+    """``line 6 repeats line 4; lines 9, 12 repeat line 2`` (the first few, then a count)."""
+    parts = [f"line {lines[0]} repeats line {first}" if len(lines) == 1 else
+             f"lines {', '.join(map(str, lines))} repeat line {first}"
+             for first, lines in list(repeats.items())[:REPEATS_SHOWN]]
+    hidden = len(repeats) - REPEATS_SHOWN
+    return "; ".join(parts) + (f"; and {hidden} more repeated inputs" if hidden > 0 else "")
+
+
+def read_query_inputs(path: Path, *, column: str = "input", refuse_repeats: bool = False,
+                      warn: Callable[[str], None] = log.warning) -> list[str]:
+    """The distinct unlabelled inputs of a query file, in order (answers are dropped).
+
+    Real query sets repeat inputs (a log of user inputs, BIG-bench's known_unknowns), and one
+    query counted twice would weigh its neighbours double, so repeats are dropped with a warning
+    naming their lines; ``refuse_repeats`` makes them an error instead.
+    """
+    rows = read_user_rows(path, column=column)
+    repeats = repeated_lines(rows)
+    inputs = list(dict.fromkeys(row.input for row in rows))
+    if repeats and refuse_repeats:
+        raise DataError(f"{path}: repeated inputs ({describe_repeats(repeats)}). Fix: "
+                        "de-duplicate the file, or drop --refuse-repeats to use the "
+                        f"{len(inputs)} distinct inputs.")
+    if repeats:
+        warn(f"{path}: {len(rows) - len(inputs)} repeated input(s) skipped "
+             f"({describe_repeats(repeats)}); using the {len(inputs)} distinct inputs")
+    return inputs
+
+
+def user_task_name(name: str | None, default: str, *, source: str) -> str:
+    """The task name runs and registered models are filed under: ``name`` when given, else
+    ``default`` (a file's stem) unless it is generic, since every ``queries.jsonl`` would
+    otherwise become one task called "queries"."""
+    if name:
+        return name
+    if default.lower().rstrip("0123456789-_") in GENERIC_STEMS:
+        raise DataError(f"{source}: the name {default!r} says what the file holds, not which task "
+                        "it is, and would file every such task under one name. Fix: pass "
+                        "--name MY_TASK.")
+    return default
 
 
 def read_labelled_examples(path: Path, *, task: str, column: str = "input") -> list[Example]:

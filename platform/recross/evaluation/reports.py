@@ -4,6 +4,8 @@ Table 1: per target task, mean +- std of a metric over the query sets, one colum
 then the overall rows all@mean / median / min / max / std, where a *round* is the i-th query set
 (seed index) of every task: average over tasks within a round, then summarise over rounds.
 Standard deviations are population ones (ddof=0), so one query set gives 0, not NaN.
+The report holds it for SoftEM, gold NLL and rank accuracy, then each retriever's paired delta
+to none and to random with its interval (``comparison.py``), then the collapse diagnostics.
 
     >>> import pandas as pd
     >>> runs = pd.DataFrame({"target_task": ["cb", "cb", "wic", "wic"], "retriever": ["recross"] * 4,
@@ -22,9 +24,15 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from recross.evaluation.comparison import (
+    ALL_TASKS,
+    LOWER_IS_BETTER,
+    PERCENT_METRICS,
+    delta_cell,
+)
 from recross.io import atomic_write_bytes, atomic_write_text
+from recross.retriever_names import RETRIEVERS
 
-RETRIEVER_ORDER: tuple[str, ...] = ("none", "random", "sbert", "recross-dagger", "recross")
 OVERALL_ROWS: tuple[str, ...] = ("all@mean", "all@median", "all@min", "all@max", "all@std")
 EVALUATION_COLUMNS: tuple[str, ...] = ("target_task", "retriever", "seed")
 DISTRIBUTION_COLUMNS: tuple[str, ...] = ("target_task", "retriever", "upstream_task", "share")
@@ -34,7 +42,7 @@ _ANNOTATE_MAX_CELLS = 200  # write the percentage in each cell only while it sta
 def order_retrievers(names: Iterable[str]) -> list[str]:
     """The paper's column order (none, random, sbert, recross-dagger, recross), others after."""
     present = set(names)
-    return [r for r in RETRIEVER_ORDER if r in present] + sorted(present - set(RETRIEVER_ORDER))
+    return [r for r in RETRIEVERS if r in present] + sorted(present - set(RETRIEVERS))
 
 
 @dataclass(frozen=True)
@@ -89,12 +97,15 @@ def table1_markdown(table: Table1, *, digits: int = 2) -> str:
     columns = list(table.mean.columns)
     header = f"| target task | {' | '.join(columns)} |"
     rounds = ", ".join(f"{r}: {table.rounds[r]}" for r in columns)
-    title = (f"Table 1: {table.metric} (%), mean ± std over query sets; all@ rows over rounds "
-             f"({rounds}).")
+    unit = " (%)" if table.metric in PERCENT_METRICS else ""
+    better = ", lower is better" if table.metric in LOWER_IS_BETTER else ""
+    title = (f"Table 1: {table.metric}{unit}{better}, mean ± std over query sets; all@ rows over "
+             f"rounds ({rounds}).")
     lines = [title, "", header, "|" + "---|" * (len(columns) + 1)]
 
     def row(label: str, values: pd.Series, cells: list[str], bold_best: bool) -> str:
-        best = values.max() if bold_best and values.notna().any() else None
+        pick = values.min if table.metric in LOWER_IS_BETTER else values.max
+        best = pick() if bold_best and values.notna().any() else None
         shown = [f"**{c}**" if best is not None and v == best else c
                  for c, v in zip(cells, values)]
         return f"| {label} | {' | '.join(shown)} |"
@@ -167,12 +178,54 @@ def plot_task_shares(distributions: pd.DataFrame, path: Path) -> Path:
                     ax.text(col, row, f"{100 * value:.0f}", ha="center", va="center", fontsize=6,
                             color="white" if value > 0.6 * vmax else "black")
     axes[-1].set_xlabel("upstream task", fontsize=8)
-    figure.colorbar(image, ax=list(axes), label="share of the retrieved set", shrink=0.8)
+    if image is not None:  # None only for a table without retrievers: nothing to scale
+        figure.colorbar(image, ax=list(axes), label="share of the retrieved set", shrink=0.8)
     figure.suptitle("Upstream tasks in the retrieved sets (Figure 3)", fontsize=11)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=120)
     atomic_write_bytes(path, buffer.getvalue())
     return path
+
+
+def delta_markdown(deltas: pd.DataFrame, *, baseline: str, metric: str,
+                   confidence: float = 0.95) -> str:
+    """One delta table: every retriever minus ``baseline`` on ``metric``, per task and all@mean,
+    as ``+1.50 [-0.40, +3.20]``; a difference whose interval holds 0 reads "no difference"."""
+    chosen = deltas[(deltas["vs"] == baseline) & (deltas["metric"] == metric)]
+    if chosen.empty:
+        return ""
+    retrievers = order_retrievers(chosen["retriever"])
+    found = set(chosen["target_task"])
+    tasks = sorted(found - {ALL_TASKS}) + ([ALL_TASKS] if ALL_TASKS in found else [])
+    cells = {(r.target_task, r.retriever): delta_cell(r.delta, r.low, r.high)
+             for r in chosen.itertuples(index=False)}
+    better = "lower" if metric in LOWER_IS_BETTER else "higher"
+    title = (f"Δ {metric} vs {baseline} ({better} is better), {100 * confidence:.0f}% paired "
+             "bootstrap interval over test examples and query sets.")
+    lines = [title, "",
+             f"| target task | {' | '.join(retrievers)} |", "|" + "---|" * (len(retrievers) + 1)]
+    for task in tasks:
+        lines.append(f"| {task} | {' | '.join(cells.get((task, r), '–') for r in retrievers)} |")
+    return "\n".join(lines) + "\n"
+
+
+REPORTED_METRICS: tuple[str, ...] = ("softem", "nll", "rank_acc", "rank_coverage")
+DELTA_METRICS: tuple[str, ...] = ("softem", "nll", "rank_acc")
+
+
+def report_markdown(evaluations: pd.DataFrame, deltas: pd.DataFrame | None = None, *,
+                    warnings: Iterable[str] = (), confidence: float = 0.95) -> str:
+    """Table 1 for SoftEM, gold NLL, rank accuracy and its coverage (those the evaluations
+    have), the delta tables vs none and vs random, then the diagnostics in sentences."""
+    parts = [table1_markdown(build_table1(evaluations, metric=m)) for m in REPORTED_METRICS
+             if m in evaluations.columns and evaluations[m].notna().any()]
+    if deltas is not None and not deltas.empty:
+        parts += [text for b in ("none", "random") for m in DELTA_METRICS
+                  if (text := delta_markdown(deltas, baseline=b, metric=m, confidence=confidence))]
+    notes = list(warnings)
+    if notes:
+        parts.append("Diagnostics:\n\n" + "".join(f"- {note}\n" for note in notes))
+    return "\n".join(parts)
 
 
 @dataclass(frozen=True)
@@ -181,19 +234,27 @@ class ReportPaths:
     table_csv: Path
     shares_csv: Path | None
     heatmap_png: Path | None
+    deltas_csv: Path | None = None
 
 
 def write_report(out_dir: Path, evaluations: pd.DataFrame,
                  distributions: pd.DataFrame | None = None, *,
-                 metric: str = "softem") -> ReportPaths:
-    """Write Table 1 (Markdown + CSV) and, with distributions, Figure 3 (CSV of shares + PNG)."""
+                 metric: str = "softem", deltas: pd.DataFrame | None = None,
+                 warnings: Iterable[str] = (), confidence: float = 0.95) -> ReportPaths:
+    """Write Table 1 (Markdown: every reported metric, deltas and diagnostics; CSV: ``metric``),
+    the deltas (CSV) and, with distributions, Figure 3 (CSV of shares + PNG)."""
     table = build_table1(evaluations, metric=metric)
     markdown, csv = out_dir / "table1.md", out_dir / "table1.csv"
-    atomic_write_text(markdown, table1_markdown(table))
+    atomic_write_text(markdown, report_markdown(evaluations, deltas, warnings=warnings,
+                                                confidence=confidence))
     atomic_write_text(csv, table1_frame(table).to_csv())
+    deltas_csv = None
+    if deltas is not None and not deltas.empty:
+        deltas_csv = out_dir / "deltas.csv"
+        atomic_write_text(deltas_csv, deltas.to_csv(index=False))
     if distributions is None or distributions.empty:
-        return ReportPaths(markdown, csv, None, None)
+        return ReportPaths(markdown, csv, None, None, deltas_csv)
     shares_csv = out_dir / "task_shares.csv"
     atomic_write_text(shares_csv, task_share_matrix(distributions).to_csv())
     png = plot_task_shares(distributions, out_dir / "task_shares.png")
-    return ReportPaths(markdown, csv, shares_csv, png)
+    return ReportPaths(markdown, csv, shares_csv, png, deltas_csv)

@@ -1,12 +1,15 @@
 """The example-index contract every backend honours, and the pieces they share.
 
 A collection holds one point per upstream example: the mean-pooled vector of the encoder that
-built it, scored by **dot product**. Vectors are stored exactly as the encoder returns them,
-never normalised here: the paper retrieves by maximum inner product over un-normalised
-mean-pooled BART encoder states (FAISS ``IndexFlatIP``), and normalising would silently turn
-that into cosine similarity. An encoder that wants cosine (sentence-transformers models with a
-``Normalize`` module, M's encoder under ``models.upstream_vectors: unit``) returns unit vectors,
-and dot product then *is* cosine.
+built it, scored by the collection's distance (``index.upstream_distance`` /
+``index.sbert_distance``): ``dot`` (inner product, the paper text's maximum inner product
+search), ``cosine`` (Qdrant normalises stored and query vectors) or ``euclid`` (L2 distance: what
+the reference code searched, ``faiss.IndexFlatL2`` over the un-normalised mean-pooled BART
+states; on such vectors it ranks by ``q.x - |x|^2 / 2`` and does not favour long vectors the way
+inner product does). The distance is part of the collection's name and manifest, so a changed
+distance builds a new collection. Qdrant returns a *distance* for euclid (smaller is nearer) and
+a similarity for the others; :func:`similarity` turns every score into "higher is nearer" in
+this one place, so whatever sorts hits downstream needs no case for it.
 
 The payload holds only what filtering and reporting need (example id, task, template, split,
 source index). The input and answer texts stay in the upstream pool table, which is the source
@@ -27,6 +30,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from recross.config import IndexDistance
 from recross.data import Example
 from recross.errors import IndexStoreError
 from recross.index.filters import TaskFilter
@@ -59,9 +63,14 @@ def example_payload(example: Example) -> dict[str, Any]:
             "split": example.split, "source_index": example.source_index}
 
 
+def similarity(score: float, distance: IndexDistance) -> float:
+    """Qdrant's score as "higher is nearer": euclid distances are negated, the others kept."""
+    return -float(score) if distance == "euclid" else float(score)
+
+
 @dataclass(frozen=True)
 class Hit:
-    """One retrieved upstream example; ``score`` is the dot product with the query vector."""
+    """One retrieved upstream example; ``score``: higher is nearer (:func:`similarity`)."""
 
     example_id: str
     score: float
@@ -79,7 +88,7 @@ class Hit:
 
 @dataclass(frozen=True)
 class IndexInfo:
-    """What a person wants to see about an index (Dagster metadata, ``recross index info``)."""
+    """What a person wants to see about an index (Dagster metadata, `recross index export`)."""
 
     backend: str
     location: str
@@ -96,7 +105,7 @@ class Manifest:
 
     encoder_name: str
     dimension: int
-    distance: str = "dot"
+    distance: str = "dot"  # collections made before the setting existed were all dot
     normalized: bool = False  # vectors are stored as the encoder returns them
     version: int = MANIFEST_VERSION
 
@@ -115,8 +124,15 @@ class Manifest:
                    normalized=bool(data.get("recross_normalized", False)),
                    version=int(data.get("recross_manifest_version", MANIFEST_VERSION)))
 
-    def check_matches(self, *, where: str, encoder_name: str, dimension: int) -> None:
-        """Raise when the stored collection was built by another encoder or dimension."""
+    def check_matches(self, *, where: str, encoder_name: str, dimension: int,
+                      distance: str | None = None) -> None:
+        """Raise when the stored collection was built by another encoder, dimension or (when
+        given) distance."""
+        if distance is not None and self.distance != distance:
+            raise IndexStoreError(
+                f"{where} scores by {self.distance!r}, not {distance!r}; its neighbours would be "
+                "ranked by the other distance. Fix: open the collection named for this distance "
+                "(collection_name(..., distance=...)) or rebuild the index.")
         if self.dimension != dimension:
             raise IndexStoreError(
                 f"dimension mismatch: {where} holds {self.dimension}-dimensional vectors "
@@ -175,6 +191,7 @@ class ExampleIndex(ABC):
     collection: str
     dimension: int
     encoder_name: str
+    distance: IndexDistance
 
     @property
     @abstractmethod
@@ -207,6 +224,12 @@ class ExampleIndex(ABC):
 
         ``exact`` and ``hnsw_ef`` default to the settings; ``ef`` is raised to ``k`` when lower.
         """
+
+    @abstractmethod
+    def search_diverse(self, vectors: np.ndarray, *, k: int, diversity: float, candidates: int,
+                       filters: TaskFilter | None = None) -> list[list[Hit]]:
+        """Top-``k`` per query chosen by Qdrant's maximal marginal relevance among the
+        ``candidates`` nearest: ``diversity`` 0 keeps plain relevance order, 1 only diversity."""
 
     @abstractmethod
     def optimize(self) -> None:

@@ -18,13 +18,14 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from recross.config import IndexSettings, hide_uri_credentials
+from recross.config import IndexDistance, IndexSettings
 from recross.errors import IndexStoreError
 from recross.index.base import (
     KEYWORD_INDEXED_FIELDS,
@@ -35,9 +36,11 @@ from recross.index.base import (
     StoredBatch,
     filter_clauses,
     point_id,
+    similarity,
 )
 from recross.index.filters import TaskFilter
 from recross.index.retry import call_with_retries
+from recross.redaction import hide_uri_credentials
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,14 +48,17 @@ T = TypeVar("T")
 INDEXING_THRESHOLD_KB = 10_000
 _LOOKUP_CHUNK = 4096
 _OPTIMIZE_POLL_S = 1.0
+_CLIENT_DISTANCE = {"dot": models.Distance.DOT, "cosine": models.Distance.COSINE,
+                    "euclid": models.Distance.EUCLID}
 
 
 class QdrantClientIndex(ExampleIndex):
     """An example index in a Qdrant server/cluster (``url``) or in local mode (``location``)."""
 
     def __init__(self, settings: IndexSettings, *, collection: str, dimension: int,
-                 encoder_name: str, home: Path) -> None:
+                 encoder_name: str, home: Path, distance: IndexDistance = "dot") -> None:
         self.collection, self.dimension, self.encoder_name = collection, dimension, encoder_name
+        self.distance = distance
         self._settings = settings
         self._server = settings.backend == "server"
         self._closed = False
@@ -117,10 +123,9 @@ class QdrantClientIndex(ExampleIndex):
                             lambda: self._client.get_collection(name)).payload_schema
         for field in KEYWORD_INDEXED_FIELDS:
             if field not in schema:
-                self._call("create a payload index", lambda f=field: (
-                    self._client.create_payload_index(name, field_name=f,
-                                                      field_schema=models.PayloadSchemaType.KEYWORD,
-                                                      wait=True)))
+                self._call("create a payload index", partial(
+                    self._client.create_payload_index, name, field_name=field,
+                    field_schema=models.PayloadSchemaType.KEYWORD, wait=True))
 
     def _check_existing(self) -> None:
         config = self._call("read the collection",
@@ -140,12 +145,14 @@ class QdrantClientIndex(ExampleIndex):
                                   "encoder is unknown. Fix: delete it and rebuild the index, or "
                                   "choose another collection name.")
         manifest.check_matches(where=self.where, encoder_name=self.encoder_name,
-                               dimension=self.dimension)
+                               dimension=self.dimension, distance=self.distance)
 
     def _create(self) -> None:
         s = self._settings
-        manifest = Manifest(encoder_name=self.encoder_name, dimension=self.dimension).to_dict()
-        vectors = models.VectorParams(size=self.dimension, distance=models.Distance.DOT,
+        manifest = Manifest(encoder_name=self.encoder_name, dimension=self.dimension,
+                            distance=self.distance).to_dict()
+        vectors = models.VectorParams(size=self.dimension,
+                                      distance=_CLIENT_DISTANCE[self.distance],
                                       on_disk=s.on_disk_vectors if self._server else None)
         cluster: dict[str, Any] = {}
         if self._server:
@@ -172,8 +179,9 @@ class QdrantClientIndex(ExampleIndex):
         for start in range(0, len(example_ids), _LOOKUP_CHUNK):
             by_point = {point_id(e): e for e in example_ids[start:start + _LOOKUP_CHUNK]}
             ids = list(by_point)
-            records = self._call("look up points", lambda ids=ids: self._client.retrieve(
-                self.collection, ids=ids, with_payload=False, with_vectors=False))
+            records = self._call("look up points", partial(
+                self._client.retrieve, self.collection, ids=ids, with_payload=False,
+                with_vectors=False))
             found.update(by_point[str(r.id)] for r in records)
         return found
 
@@ -184,8 +192,8 @@ class QdrantClientIndex(ExampleIndex):
             chunk = list(payloads[start:start + step])
             batch = models.Batch(ids=[point_id(p["example_id"]) for p in chunk],
                                  vectors=array[start:start + step].tolist(), payloads=chunk)
-            self._call("write points", lambda b=batch: self._client.upsert(
-                self.collection, points=b, wait=True))
+            self._call("write points", partial(self._client.upsert, self.collection,
+                                               points=batch, wait=True))
 
     def search(self, vectors: np.ndarray, *, k: int, filters: TaskFilter | None = None,
                exact: bool | None = None, hnsw_ef: int | None = None) -> list[list[Hit]]:
@@ -199,7 +207,21 @@ class QdrantClientIndex(ExampleIndex):
                                         with_payload=True) for row in queries.tolist()]
         responses = self._call("search", lambda: self._client.query_batch_points(
             self.collection, requests=requests))
-        return [[Hit.from_payload(p.payload or {}, p.score) for p in r.points] for r in responses]
+        return [[Hit.from_payload(p.payload or {}, similarity(p.score, self.distance))
+                 for p in r.points] for r in responses]
+
+    def search_diverse(self, vectors: np.ndarray, *, k: int, diversity: float, candidates: int,
+                       filters: TaskFilter | None = None) -> list[list[Hit]]:
+        queries = self._check_queries(vectors, k)
+        mmr = models.Mmr(diversity=diversity, candidates_limit=max(candidates, k))
+        condition = _client_filter(filters)
+        requests = [models.QueryRequest(query=models.NearestQuery(nearest=row, mmr=mmr), limit=k,
+                                        filter=condition, with_payload=True)
+                    for row in queries.tolist()]
+        responses = self._call("search", lambda: self._client.query_batch_points(
+            self.collection, requests=requests))
+        return [[Hit.from_payload(p.payload or {}, similarity(p.score, self.distance))
+                 for p in r.points] for r in responses]
 
     def optimize(self) -> None:
         """Server: enable indexing and wait for green. Local mode has no HNSW: nothing to do."""
@@ -229,9 +251,9 @@ class QdrantClientIndex(ExampleIndex):
     def iter_batches(self, batch_size: int) -> Iterator[StoredBatch]:
         offset = None
         while True:
-            records, offset = self._call("read points", lambda o=offset: self._client.scroll(
-                self.collection, limit=batch_size, offset=o, with_payload=True,
-                with_vectors=True))
+            records, offset = self._call("read points", partial(
+                self._client.scroll, self.collection, limit=batch_size, offset=offset,
+                with_payload=True, with_vectors=True))
             if records:
                 yield StoredBatch(payloads=[dict(r.payload or {}) for r in records],
                                   vectors=np.asarray([r.vector for r in records],

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import qdrant_edge as qe
 
-from recross.config import IndexSettings
+from recross.config import IndexDistance, IndexSettings
 from recross.errors import IndexStoreError, RecrossError
 from recross.index.base import (
     KEYWORD_INDEXED_FIELDS,
@@ -35,6 +35,7 @@ from recross.index.base import (
     StoredBatch,
     filter_clauses,
     point_id,
+    similarity,
 )
 from recross.index.filters import TaskFilter
 from recross.index.lock import FolderLock
@@ -45,6 +46,8 @@ MANIFEST_FILE = "manifest.json"
 SHARD_DIR = "shard"
 SHARD_CONFIG_FILE = "edge_config.json"
 _LOOKUP_CHUNK = 4096
+_EDGE_DISTANCE = {"dot": qe.Distance.Dot, "cosine": qe.Distance.Cosine,
+                  "euclid": qe.Distance.Euclid}
 
 
 def embedded_collections(home: Path) -> dict[str, Manifest]:
@@ -62,8 +65,9 @@ class EdgeIndex(ExampleIndex):
     """An example index in a local Qdrant Edge shard."""
 
     def __init__(self, settings: IndexSettings, *, folder: Path, collection: str, dimension: int,
-                 encoder_name: str) -> None:
+                 encoder_name: str, distance: IndexDistance = "dot") -> None:
         self.collection, self.dimension, self.encoder_name = collection, dimension, encoder_name
+        self.distance = distance
         self._settings = settings
         self._folder = folder
         self._lock = FolderLock(folder, what=f"the Edge collection {collection!r}")
@@ -90,21 +94,22 @@ class EdgeIndex(ExampleIndex):
                 raise IndexStoreError(f"{manifest_path} names no encoder. Fix: delete "
                                       f"{self._folder} and rebuild the index.")
             manifest.check_matches(where=self.where, encoder_name=self.encoder_name,
-                                   dimension=self.dimension)
+                                   dimension=self.dimension, distance=self.distance)
         elif (self._folder / SHARD_DIR).exists():
             raise IndexStoreError(
                 f"{self._folder / SHARD_DIR} holds a shard without a recross manifest, so its "
                 f"encoder is unknown. Fix: delete {self._folder} and rebuild the index.")
         else:
             atomic_write_json(manifest_path, Manifest(encoder_name=self.encoder_name,
-                                                      dimension=self.dimension).to_dict())
+                                                      dimension=self.dimension,
+                                                      distance=self.distance).to_dict())
 
     def _edge_config(self) -> qe.EdgeConfig:
         s = self._settings
         quantization = (qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99,
                                                     memory=qe.Memory.Cached)
                         if s.scalar_quantization else None)
-        vectors = qe.EdgeVectorParams(size=self.dimension, distance=qe.Distance.Dot,
+        vectors = qe.EdgeVectorParams(size=self.dimension, distance=_EDGE_DISTANCE[self.distance],
                                       memory=qe.Memory.Cold if s.on_disk_vectors else None,
                                       quantization_config=quantization)
         return qe.EdgeConfig(
@@ -185,7 +190,21 @@ class EdgeIndex(ExampleIndex):
             for row in queries.tolist()])
         with self._engine_errors("search"):
             results = self._shard.query_batch(batch)
-        return [[Hit.from_payload(p.payload, p.score) for p in points] for points in results]
+        return [[Hit.from_payload(p.payload or {}, similarity(p.score, self.distance))
+                 for p in points] for points in results]
+
+    def search_diverse(self, vectors: np.ndarray, *, k: int, diversity: float, candidates: int,
+                       filters: TaskFilter | None = None) -> list[list[Hit]]:
+        queries = self._check_queries(vectors, k)
+        condition = _edge_filter(filters)
+        batch = qe.QueryBatchRequest([  # Edge's lambda_ weighs relevance: 1 - diversity
+            qe.QueryRequest(limit=k, query=qe.Mmr(row, 1.0 - diversity, max(candidates, k)),
+                            filter=condition, with_payload=True)
+            for row in queries.tolist()])
+        with self._engine_errors("search"):
+            results = self._shard.query_batch(batch)
+        return [[Hit.from_payload(p.payload or {}, similarity(p.score, self.distance))
+                 for p in points] for points in results]
 
     def optimize(self) -> None:
         with self._engine_errors("build the HNSW index"):
@@ -199,7 +218,7 @@ class EdgeIndex(ExampleIndex):
                 records, offset = self._shard.scroll(qe.ScrollRequest(
                     offset=offset, limit=batch_size, with_payload=True, with_vector=True))
             if records:
-                yield StoredBatch(payloads=[dict(r.payload) for r in records],
+                yield StoredBatch(payloads=[dict(r.payload or {}) for r in records],
                                   vectors=np.asarray([r.vector for r in records],
                                                      dtype=np.float32))
             if offset is None:

@@ -1,8 +1,8 @@
 """Move an index between backends through a portable parquet file (``recross index export/import``).
 
 One row per point: ``example_id, task, template, split, source_index`` and ``vector`` (a
-fixed-size list of float32). The file's metadata names the encoder and dimension, so an import
-into a collection of another encoder fails before writing anything. Point ids are not stored:
+fixed-size list of float32). The file's metadata names the encoder, dimension and distance, so
+an import into a collection of another encoder or distance fails before writing anything. Point ids are not stored:
 they are derived from the example ids (UUIDv5) on import, as on every write.
 """
 
@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from recross.config import IndexDistance
 from recross.errors import IndexStoreError
 from recross.index.base import PAYLOAD_FIELDS, ExampleIndex, Manifest
 from recross.index.build import BuildReport
@@ -39,7 +40,8 @@ def _schema(dimension: int, manifest: Manifest, collection: str) -> pa.Schema:
 
 def export_index(index: ExampleIndex, path: Path, *, progress: bool = True) -> int:
     """Write every point of ``index`` to the parquet file ``path`` atomically; return the count."""
-    manifest = Manifest(encoder_name=index.encoder_name, dimension=index.dimension)
+    manifest = Manifest(encoder_name=index.encoder_name, dimension=index.dimension,
+                        distance=index.distance)
     schema = _schema(index.dimension, manifest, index.collection)
     rows = 0
     with atomic_file(path) as tmp, pq.ParquetWriter(tmp, schema) as writer, progress_bar(
@@ -62,10 +64,13 @@ class ExportManifest:
     encoder_name: str
     dimension: int
     points: int
+    distance: IndexDistance = "dot"
 
-    def check_matches(self, *, where: str, encoder_name: str, dimension: int) -> None:
-        Manifest(encoder_name=self.encoder_name, dimension=self.dimension).check_matches(
-            where=where, encoder_name=encoder_name, dimension=dimension)
+    def check_matches(self, *, where: str, encoder_name: str, dimension: int,
+                      distance: str | None = None) -> None:
+        Manifest(encoder_name=self.encoder_name, dimension=self.dimension,
+                 distance=self.distance).check_matches(where=where, encoder_name=encoder_name,
+                                                       dimension=dimension, distance=distance)
 
 
 def read_manifest(path: Path) -> ExportManifest:
@@ -86,18 +91,20 @@ def read_manifest(path: Path) -> ExportManifest:
                               "again with `recross index export`.")
     return ExportManifest(collection=decoded.get("collection", ""),
                           encoder_name=manifest.encoder_name, dimension=manifest.dimension,
-                          points=parquet.metadata.num_rows)
+                          points=parquet.metadata.num_rows,
+                          distance=manifest.distance)  # type: ignore[arg-type]
 
 
 def import_index(index: ExampleIndex, path: Path, *, progress: bool = True) -> BuildReport:
-    """Upsert every point of an export file into ``index``; points already there are skipped.
+    """Upsert every point of an export file into ``index`` (points already there are skipped),
+    then build HNSW as a build does: without ``optimize`` an imported index stays a full scan.
 
     Resumable like a build; the encoder and dimension of the file must match the index.
     """
     started = time.perf_counter()
     exported = read_manifest(path)
     exported.check_matches(where=f"the export file {path}", encoder_name=index.encoder_name,
-                           dimension=index.dimension)
+                           dimension=index.dimension, distance=index.distance)
     parquet = pq.ParquetFile(path)
     total = exported.points
     written = 0
@@ -115,5 +122,6 @@ def import_index(index: ExampleIndex, path: Path, *, progress: bool = True) -> B
                 index.upsert_records([p for p, k in zip(payloads, keep) if k], vectors[keep])
                 written += int(keep.sum())
             bar.update(len(payloads))
+    index.optimize()  # also when nothing was written: an earlier import may have stopped before it
     return BuildReport(total=total, written=written, skipped=total - written,
                        seconds=time.perf_counter() - started)

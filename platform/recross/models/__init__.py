@@ -2,7 +2,7 @@
 
 from recross.models.adaptation import AdaptationResult, adapt, load_adapted
 from recross.models.device import resolve_device
-from recross.models.encoder import ExampleEncoder
+from recross.models.encoder_interface import ExampleEncoder
 from recross.models.encoders import (
            SentenceEncoder,
            UpstreamEncoder,

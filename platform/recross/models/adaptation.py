@@ -24,11 +24,12 @@ from recross.config import AdaptationSettings
 from recross.data.examples import Example
 from recross.errors import ModelError
 from recross.io import atomic_directory, is_complete
-from recross.models.batching import tokenize_examples
+from recross.models.batching import tokenize_answer_options, tokenize_examples
 from recross.models.building import BUILD_PREFIX
+from recross.models.input_format import input_format_of
 from recross.models.loading import Seq2SeqBundle, load_seq2seq, weights_fingerprint
 from recross.models.lora import apply_adapter, with_lora
-from recross.models.training import loss_log, make_trainer
+from recross.models.training import SampledAnswerDataset, loss_log, make_trainer
 
 ADAPTED_FILE = "recross_adapted.json"
 
@@ -51,8 +52,9 @@ class AdaptationResult:
 
 def adapt(bundle_or_path: Seq2SeqBundle | str | Path, examples: Sequence[Example],
           settings: AdaptationSettings, *, max_input_length: int, max_output_length: int,
-          out_dir: Path | None = None, progress: bool = True, device: str = "auto") -> AdaptationResult:
-    """Fine-tune a fresh copy of M on ``examples`` (inputs with their upstream answers)."""
+          out_dir: Path | None = None, progress: bool = True, device: str) -> AdaptationResult:
+    """Fine-tune a fresh copy of M on ``examples`` (inputs with their upstream answers) on
+    ``device`` (``models.device``: required, so no caller can silently train on another device)."""
     if not examples:
         raise ModelError("cannot adapt on an empty retrieved set. Fix: retrieve at least one example.")
     base = (bundle_or_path.copy() if isinstance(bundle_or_path, Seq2SeqBundle)
@@ -60,12 +62,20 @@ def adapt(bundle_or_path: Seq2SeqBundle | str | Path, examples: Sequence[Example
     base_fingerprint = weights_fingerprint(base.model) if settings.mode == "lora" else None
     model = with_lora(base.model, settings) if settings.mode == "lora" else base.model
     lr = settings.lora_learning_rate if settings.mode == "lora" else settings.learning_rate
-    features = tokenize_examples(base.tokenizer, base.model, examples,
-                                 max_input_length=max_input_length,
-                                 max_output_length=max_output_length)
+    lengths = {"max_input_length": max_input_length, "max_output_length": max_output_length}
+    features = (SampledAnswerDataset(tokenize_answer_options(base.tokenizer, base.model, examples,
+                                                             **lengths), seed=settings.seed)
+                if settings.answer_choice == "random"
+                else tokenize_examples(base.tokenizer, base.model, examples, **lengths))
+    params: dict[str, Any]  # settings, counts and (LoRA) module lists, as logged
     params = {"mode": settings.mode, "learning_rate": lr, "batch_size": settings.batch_size,
               "epochs": settings.epochs, "weight_decay": settings.weight_decay,
-              "warmup_ratio": settings.warmup_ratio, "seed": settings.seed,
+              "warmup_ratio": settings.warmup_ratio, "lr_schedule": settings.lr_schedule,
+              "max_grad_norm": settings.max_grad_norm,
+              "label_smoothing": settings.label_smoothing,
+              "length_grouped_batches": settings.length_grouped_batches,
+              "answer_choice": settings.answer_choice,
+              "input_format": input_format_of(base.model), "seed": settings.seed,
               "examples": len(examples), "max_input_length": max_input_length,
               "max_output_length": max_output_length}
     if settings.mode == "lora":
@@ -78,7 +88,11 @@ def adapt(bundle_or_path: Seq2SeqBundle | str | Path, examples: Sequence[Example
                                device=device, learning_rate=lr, batch_size=settings.batch_size,
                                seed=settings.seed, progress=progress, epochs=settings.epochs,
                                weight_decay=settings.weight_decay,
-                               warmup_ratio=settings.warmup_ratio, logging_steps=1)
+                               warmup_ratio=settings.warmup_ratio, logging_steps=1,
+                               lr_schedule=settings.lr_schedule,
+                               max_grad_norm=settings.max_grad_norm,
+                               label_smoothing=settings.label_smoothing,
+                               length_grouped=settings.length_grouped_batches)
         started = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - started

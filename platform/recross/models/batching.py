@@ -8,6 +8,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from recross.data.examples import Example
+from recross.models.input_format import formatted
 
 IGNORE_INDEX = -100  # label positions the loss skips (padding)
 
@@ -25,12 +26,25 @@ def tokenize_pairs(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel,
     A label sequence never begins with the decoder's start token (BERT tokenizers prepend [CLS],
     which the built models also use to start decoding), so the model is not taught to repeat it.
     """
-    sources = tokenizer(list(inputs), max_length=max_input_length, truncation=True)["input_ids"]
-    labels = tokenizer(text_target=list(targets), max_length=max_output_length + 1,
+    sources = tokenize_inputs(tokenizer, model, inputs, max_length=max_input_length)
+    labels = tokenize_targets(tokenizer, model, targets, max_output_length=max_output_length)
+    return [{"input_ids": src, "labels": lab} for src, lab in zip(sources, labels)]
+
+
+def tokenize_inputs(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel,
+                    inputs: Sequence[str], *, max_length: int) -> list[list[int]]:
+    """Input ids of each text as ``model`` is fed them (its input format), truncated."""
+    return tokenizer(formatted(model, inputs), max_length=max_length,
+                     truncation=True)["input_ids"]
+
+
+def tokenize_targets(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel,
+                     targets: Sequence[str], *, max_output_length: int) -> list[list[int]]:
+    """Label ids of each answer as :func:`tokenize_pairs` makes them (no decoder start token)."""
+    labels = tokenizer(text_target=formatted(model, targets), max_length=max_output_length + 1,
                        truncation=True)["input_ids"]
     start = model.config.decoder_start_token_id
-    labels = [_fit(ids[1:] if ids and ids[0] == start else ids, max_output_length) for ids in labels]
-    return [{"input_ids": src, "labels": lab} for src, lab in zip(sources, labels)]
+    return [_fit(ids[1:] if ids and ids[0] == start else ids, max_output_length) for ids in labels]
 
 
 def _fit(ids: list[int], width: int) -> list[int]:
@@ -44,6 +58,21 @@ def tokenize_examples(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel
     return tokenize_pairs(tokenizer, model, [e.input for e in examples],
                           [target_text(e) for e in examples], max_input_length=max_input_length,
                           max_output_length=max_output_length)
+
+
+def tokenize_answer_options(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel,
+                            examples: Sequence[Example], *, max_input_length: int,
+                            max_output_length: int) -> list[list[dict[str, list[int]]]]:
+    """Per example, one tokenized pair per gold answer (an example without answers: one, "")."""
+    answers = [list(e.answers) or [""] for e in examples]
+    flat = tokenize_pairs(tokenizer, model, [e.input for e, a in zip(examples, answers) for _ in a],
+                          [answer for a in answers for answer in a],
+                          max_input_length=max_input_length, max_output_length=max_output_length)
+    options, start = [], 0
+    for a in answers:
+        options.append(flat[start:start + len(a)])
+        start += len(a)
+    return options
 
 
 class PairCollator:

@@ -24,7 +24,7 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.models import Normalize, Pooling, Transformer
 
 from recross.errors import ModelError
-from recross.models.batching import length_sorted_batches
+from recross.models.batching import length_sorted_batches, tokenize_inputs
 from recross.models.building import (
     BUILD_PREFIX,
     PACKAGED_PREFIX,
@@ -34,6 +34,7 @@ from recross.models.building import (
     save_tiny_bert,
 )
 from recross.models.device import resolve_device
+from recross.models.input_format import input_format_of
 from recross.models.loading import (
     Seq2SeqBundle,
     cached_snapshot,
@@ -47,12 +48,12 @@ from recross.progress import progress_bar
 class UpstreamEncoder:
     """Mean of the last encoder layer over non-padding tokens of M (the ReCross index encoder).
 
-    ``unit=True`` divides each vector by its L2 norm (inner product becomes cosine); the name
-    says so, so unit and raw vectors never share a collection.
+    Vectors are returned as they are: how the index compares them (dot, cosine, euclid) is the
+    index's distance. Texts are formatted as M's input format says, and the name carries it.
     """
 
     def __init__(self, bundle: Seq2SeqBundle, *, max_length: int, batch_size: int,
-                 onnx_int8_cache: Path | None = None, unit: bool = False) -> None:
+                 onnx_int8_cache: Path | None = None) -> None:
         self.bundle = bundle
         self.encoder = bundle.model.get_encoder()
         self.max_length = max_length
@@ -60,9 +61,8 @@ class UpstreamEncoder:
         self.dimension = int(self.encoder.config.hidden_size)
         digest = weights_fingerprint(bundle.model)
         self.name = f"seq2seq-mean-last-encoder:{bundle.name}@{digest[:12]}:max{max_length}"
-        self.unit = unit
-        if unit:
-            self.name += ":unit"
+        if input_format_of(bundle.model) != "plain":
+            self.name += f":{input_format_of(bundle.model)}-input"
         self.int8: EncoderGraph | None = None
         if onnx_int8_cache is not None:
             self.int8 = int8_encoder_graph(self.encoder, fingerprint=digest, max_length=max_length,
@@ -70,12 +70,8 @@ class UpstreamEncoder:
             self.name += f":{ONNX_INT8}"
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        vectors = self._mean_pooled(texts, progress=progress)
-        return unit_rows(vectors) if self.unit else vectors
-
-    def _mean_pooled(self, texts: Sequence[str], *, progress: bool) -> np.ndarray:
         tokenizer = self.bundle.tokenizer
-        ids = tokenizer(list(texts), max_length=self.max_length, truncation=True)["input_ids"]
+        ids = tokenize_inputs(tokenizer, self.bundle.model, texts, max_length=self.max_length)
         if self.int8 is not None:
             return self.int8.mean_pooled(ids, pad_id=tokenizer.pad_token_id,
                                          batch_size=self.batch_size, progress=progress)
@@ -135,6 +131,7 @@ class SentenceEncoder:
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
     def _encode_int8(self, texts: Sequence[str], *, progress: bool) -> np.ndarray:
+        assert self.int8 is not None  # called only when the encoder was built with an int8 graph
         tokenizer = self.model.tokenizer
         ids = tokenizer(list(texts), max_length=self.model.max_seq_length,
                         truncation=True)["input_ids"]
@@ -156,11 +153,10 @@ def _mean_pooled_pipeline(model: SentenceTransformer, label: str) -> bool:
 
 
 def upstream_encoder(bundle: Seq2SeqBundle, *, max_length: int, batch_size: int,
-                     onnx_int8_cache: Path | None = None, unit: bool = False) -> UpstreamEncoder:
-    """M's encoder; with ``onnx_int8_cache`` (a folder) run as int8 by ONNX Runtime on the CPU;
-    ``unit``: L2-normalised vectors (cosine search)."""
+                     onnx_int8_cache: Path | None = None) -> UpstreamEncoder:
+    """M's encoder; with ``onnx_int8_cache`` (a folder) run as int8 by ONNX Runtime on the CPU."""
     return UpstreamEncoder(bundle, max_length=max_length, batch_size=batch_size,
-                           onnx_int8_cache=onnx_int8_cache, unit=unit)
+                           onnx_int8_cache=onnx_int8_cache)
 
 
 def sentence_encoder(name: str, *, max_length: int, batch_size: int, device: str = "auto",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from recross.models.batching import length_sorted_batches
+from recross.models.batching import length_sorted_batches, tokenize_inputs
 from recross.models.loading import Seq2SeqBundle
 from recross.progress import progress_bar
 
@@ -15,10 +15,12 @@ def generate(bundle: Seq2SeqBundle, inputs: Sequence[str], *, num_beams: int, ma
              batch_size: int, max_input_length: int = 512, progress: bool = True) -> list[str]:
     """One decoded answer per input (paper: 4 beams, up to 64 new tokens).
 
-    Inputs are batched by length (less padding), decoded without special tokens and stripped.
+    Inputs are batched by length (less padding), decoded without special tokens and stripped;
+    they are formatted, and decoding starts, as the model's input format says
+    (:mod:`recross.models.input_format`).
     """
     tokenizer, model = bundle.tokenizer, bundle.model
-    ids = tokenizer(list(inputs), max_length=max_input_length, truncation=True)["input_ids"]
+    ids = tokenize_inputs(tokenizer, model, inputs, max_length=max_input_length)
     answers: list[str] = [""] * len(ids)
     was_training = model.training
     model.eval()

@@ -79,8 +79,8 @@ def load_seq2seq(name_or_path: str | Path, *, device: str = "auto") -> Seq2SeqBu
     if path.exists():
         return _finish(*_load_local(path), name=path.name, source=str(path.resolve()), device=target)
     if _looks_like_path(text):
-        raise ModelError(f"model directory {text} does not exist. Fix: check the path, or build "
-                         "the upstream model first (`recross` upstream model asset).")
+        raise ModelError(f"model directory {text} does not exist. Fix: check the path; "
+                         "a model trained by the platform appears there once it is built.")
     return _finish(*_load_hub(text), name=text, source=text, device=target)
 
 

@@ -1,4 +1,5 @@
-"""Losses for mining (METHOD.md Algorithm 1): how well a model fits a set of labelled examples."""
+"""Losses: the training loss of every fine-tune, and how well a model fits labelled examples
+(mining's held-out measure, METHOD.md Algorithm 1)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,19 @@ from recross.models.batching import (
     tokenize_examples,
 )
 from recross.models.loading import Seq2SeqBundle
+
+
+def token_loss(logits: torch.Tensor, labels: torch.Tensor, *,
+               label_smoothing: float = 0.0) -> torch.Tensor:
+    """Mean over answer tokens of the (label-smoothed) negative log-likelihood.
+
+    With ``label_smoothing`` epsilon: ``(1 - eps) * nll + eps * mean over the vocabulary of
+    -log p``, the fairseq formula the reference trained with (label_smoothed_nll_loss,
+    metax/models/utils.py), which summed over tokens where this averages (the same step under
+    Adam, up to its epsilon, and under clipping, which rescales any sum to the clip norm).
+    """
+    return F.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=IGNORE_INDEX,
+                           label_smoothing=label_smoothing)
 
 
 def example_losses(bundle: Seq2SeqBundle, examples: Sequence[Example], *, batch_size: int,

@@ -1,15 +1,18 @@
 """One Seq2SeqTrainer set-up shared by upstream training and adaptation.
 
 The Trainer brings checkpointing with resume, gradient accumulation, length-grouped batches and
-bf16 on a GPU; this module only fixes the choices both callers share.
+bf16 on a GPU; this module only fixes the choices both callers share. The schedule, clipping,
+label smoothing and batching are the caller's (``adaptation.*``: the reference ran a constant
+lr, clipping at 0.1, label smoothing 0.1 and random batches).
 """
 
 from __future__ import annotations
 
+import random
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from torch.utils.data import Dataset
 from transformers import (
@@ -22,6 +25,7 @@ from transformers.trainer_callback import PrinterCallback
 
 from recross.models.batching import PairCollator
 from recross.models.device import bf16_supported, resolve_device
+from recross.models.losses import token_loss
 
 # EncoderDecoderModel warns on every process's first loss that v4.12 changed how it is computed;
 # the small M was built after that change, so the warning says nothing about it.
@@ -44,30 +48,75 @@ class PairDataset(Dataset):
         return self.features[index]
 
 
+class SampledAnswerDataset(Dataset):
+    """Each example with one of its gold answers, drawn (seeded) anew each time it is batched,
+    i.e. once per epoch: the reference's MyQADataset (np.random.choice over the outputs)."""
+
+    def __init__(self, options: Sequence[Sequence[dict[str, list[int]]]], *, seed: int) -> None:
+        self.options = [list(o) for o in options]
+        self._rng = random.Random(seed)
+
+    def __len__(self) -> int:
+        return len(self.options)
+
+    def __getitem__(self, index: int) -> dict[str, list[int]]:
+        return self._rng.choice(self.options[index])
+
+
+class LossTrainer(Seq2SeqTrainer):
+    """The Seq2SeqTrainer, with the label-smoothed token loss of :func:`token_loss` when asked.
+
+    The Trainer's own smoother pops the labels before the forward pass, and then neither BART nor
+    EncoderDecoderModel can build its decoder inputs; here the model sees the labels as always.
+    """
+
+    def __init__(self, *args: Any, label_smoothing: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.label_smoothing = label_smoothing
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if not self.label_smoothing:
+            return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+        outputs = model(**inputs)
+        loss = token_loss(outputs.logits, inputs["labels"], label_smoothing=self.label_smoothing)
+        return (loss, outputs) if return_outputs else loss
+
+
+# The Trainer's scheduler names; "constant" keeps the lr flat after any warm-up.
+_SCHEDULERS = {"constant": "constant_with_warmup", "linear": "linear"}
+
+
 def make_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
-                 features: Sequence[dict[str, list[int]]], *, output_dir: Path, device: str,
-                 learning_rate: float, batch_size: int, seed: int, progress: bool,
+                 features: Sequence[dict[str, list[int]]] | Dataset, *, output_dir: Path,
+                 device: str, learning_rate: float, batch_size: int, seed: int, progress: bool,
                  max_steps: int = -1, epochs: float = 1.0, weight_decay: float = 0.0,
                  warmup_ratio: float = 0.0, logging_steps: int = 1,
-                 save_steps: int | None = None) -> Seq2SeqTrainer:
-    """A trainer over ``features``; ``save_steps=None`` writes no checkpoints."""
+                 save_steps: int | None = None,
+                 lr_schedule: Literal["constant", "linear"] = "linear",
+                 max_grad_norm: float = 1.0, label_smoothing: float = 0.0,
+                 length_grouped: bool = True) -> Seq2SeqTrainer:
+    """A trainer over ``features`` (tokenized pairs, or a dataset of them); ``save_steps=None``
+    writes no checkpoints."""
     target = resolve_device(device)
     # adamw_torch_fused: one kernel per step (CPU and GPU); the default per-tensor AdamW takes
     # ~0.9 s a step for M's 49M weights on 2 CPU cores, 0.08 s fused.
     args: dict[str, Any] = {
         "output_dir": str(output_dir), "max_steps": max_steps, "num_train_epochs": epochs,
         "per_device_train_batch_size": batch_size, "learning_rate": learning_rate,
-        "weight_decay": weight_decay, "warmup_steps": warmup_ratio, "lr_scheduler_type": "linear",
+        "weight_decay": weight_decay, "warmup_steps": warmup_ratio,
+        "lr_scheduler_type": _SCHEDULERS[lr_schedule], "max_grad_norm": max_grad_norm,
         "optim": "adamw_torch_fused", "logging_steps": logging_steps, "seed": seed, "data_seed": seed,
-        "train_sampling_strategy": "group_by_length", "remove_unused_columns": False,
+        "train_sampling_strategy": "group_by_length" if length_grouped else "random",
+        "remove_unused_columns": False,
         "dataloader_num_workers": 0, "report_to": "none", "disable_tqdm": not progress,
         "use_cpu": target.type == "cpu", "bf16": bf16_supported(target),
         "save_strategy": "steps" if save_steps else "no", "save_steps": save_steps or 500,
         "save_total_limit": 2, "save_only_model": False}
-    trainer = Seq2SeqTrainer(model=model, args=Seq2SeqTrainingArguments(**args),
-                             train_dataset=PairDataset(features),
-                             data_collator=PairCollator(tokenizer.pad_token_id),
-                             processing_class=tokenizer)
+    dataset = features if isinstance(features, Dataset) else PairDataset(features)
+    trainer = LossTrainer(model=model, args=Seq2SeqTrainingArguments(**args),
+                          train_dataset=dataset, data_collator=PairCollator(tokenizer.pad_token_id),
+                          processing_class=tokenizer, label_smoothing=label_smoothing)
     if not progress:
         trainer.remove_callback(PrinterCallback)  # quiet: the log is returned, not printed
     return trainer

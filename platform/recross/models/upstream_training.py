@@ -27,6 +27,7 @@ from recross.errors import DataError
 from recross.io import atomic_directory, atomic_write_text, is_complete
 from recross.models.batching import tokenize_examples
 from recross.models.building import BUILD_PREFIX
+from recross.models.input_format import set_input_format
 from recross.models.loading import Seq2SeqBundle, load_seq2seq
 from recross.models.training import loss_log, make_trainer
 from recross.paths import StatePaths
@@ -92,6 +93,7 @@ def _train(settings: Settings, pool: UpstreamPool, *, out_dir: Path, progress: b
     cfg = settings.upstream_training
     name = settings.models.upstream_model
     bundle = load_seq2seq(name, device=settings.models.device)
+    set_input_format(bundle.model, settings.models.input_format)  # M learns the texts it is fed
     mixture = training_mixture(pool, size=cfg.max_steps * cfg.batch_size, seed=cfg.seed,
                                examples_per_task=cfg.examples_per_task,
                                exclude_tasks=cfg.holdout_tasks)
@@ -143,6 +145,9 @@ def _settings_record(settings: Settings) -> dict:
             "max_input_length": settings.models.max_input_length,
             "max_output_length": settings.models.max_output_length,
             "upstream_training": settings.upstream_training.model_dump(mode="json"),
+            # recorded only when not plain, so the builds made before the setting stay valid
+            **({"input_format": settings.models.input_format}
+               if settings.models.input_format != "plain" else {}),
             "data": settings.data.model_dump(mode="json", include={"upstream_cap_per_task",
                                                                    "upstream_tasks"})}
 

@@ -8,10 +8,12 @@ from pathlib import Path
 import pandas as pd
 
 from recross.config import Settings
-from recross.errors import DataError
-from recross.evaluation.reports import ReportPaths, build_table1, table1_markdown, write_report
+from recross.errors import MissingProductError
+from recross.evaluation.reports import ReportPaths, write_report
 from recross.paths import StatePaths, slug
-from recross.pipeline.target import TargetPaths, study_root
+from recross.pipeline.comparisons import study_deltas
+from recross.pipeline.evaluation import evaluation_warnings
+from recross.pipeline.layout import TargetPaths, study_root
 from recross.retrieval.distribution import task_shares
 
 
@@ -26,8 +28,9 @@ def collect_evaluations(settings: Settings) -> pd.DataFrame:
     """One row per (target, retriever, seed) from every ``evaluation.parquet`` under the home."""
     frames = [pd.read_parquet(p) for p in sorted(study_root(settings).glob("*/*/evaluation.parquet"))]
     if not frames:
-        raise DataError(f"no evaluations under {study_root(settings)}. Fix: materialize the "
-                        "evaluations asset for at least one partition (or run `recross run`).")
+        raise MissingProductError(f"no evaluations under {study_root(settings)}. Fix: evaluate "
+                                  "at least one target and retriever first.",
+                                  product="evaluations")
     return pd.concat(frames, ignore_index=True)
 
 
@@ -48,9 +51,13 @@ def collect_distributions(settings: Settings, evaluations: pd.DataFrame) -> pd.D
 
 
 def build_report(settings: Settings) -> ReportResult:
-    """Write Table 1 (Markdown, CSV) and the heatmap (PNG) under RECROSS_HOME/reports."""
+    """Write Table 1 (Markdown with every metric, the paired deltas and the diagnostics; CSV),
+    the deltas (CSV) and the heatmap (PNG) under RECROSS_HOME/reports."""
     evaluations = collect_evaluations(settings)
     paths = write_report(StatePaths(Path(settings.home)).reports / slug(settings.study), evaluations,
-                         collect_distributions(settings, evaluations))
-    return ReportResult(paths=paths, markdown=table1_markdown(build_table1(evaluations)),
+                         collect_distributions(settings, evaluations),
+                         deltas=study_deltas(settings, evaluations),
+                         warnings=evaluation_warnings(settings, evaluations),
+                         confidence=settings.evaluation.confidence)
+    return ReportResult(paths=paths, markdown=paths.table_markdown.read_text(encoding="utf-8"),
                         evaluations=len(evaluations))

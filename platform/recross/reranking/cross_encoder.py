@@ -1,9 +1,13 @@
 """The reranker: a cross-encoder trained on the mined pairs, and batched pair scoring.
 
-A sentence-transformers ``CrossEncoder`` with one output logit reads "query [SEP] candidate" and
-is trained with binary cross-entropy (mined positive = 1, negative = 0); its sigmoid is the
-score (METHOD.md step 3). Tuples, not pairs, are split into train and held-out parts, so the
-held-out evaluation never sees a query set it was trained on.
+A sentence-transformers ``CrossEncoder`` reads "query [SEP] candidate" (lower-cased first under
+``reranker.lowercase``, as the reference did). ``reranker.head`` chooses its output: ``one-logit``
+trained with binary cross-entropy (mined positive = 1, negative = 0), or ``two-class`` trained
+with softmax cross-entropy (the reference's simpletransformers ClassificationModel). A pair's
+score (``reranker.score``) is the probability of "positive" (the paper text, METHOD.md step 3) or
+the raw "positive" logit (what the reference's retrieve.py averaged). Tuples, not pairs, are
+split into train and held-out parts, so the held-out evaluation never sees a query set it was
+trained on.
 
     >>> report = train_cross_encoder(pairs, base="packaged:all-MiniLM-L6-v2",
     ...                              settings=s.reranker, output_dir=paths.reranker("minilm"))
@@ -22,6 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -31,7 +36,7 @@ from sentence_transformers.cross_encoder import (
     CrossEncoderTrainer,
     CrossEncoderTrainingArguments,
 )
-from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss, CrossEntropyLoss
 
 from recross.config import RerankerSettings
 from recross.errors import DataError, ModelError
@@ -49,11 +54,13 @@ log = logging.getLogger(__name__)
 
 METRICS_FILE = "reranker_metrics.json"
 PAIR_COLUMNS = ("tuple_id", "query_text", "candidate_text", "label")
+PairScore = Literal["probability", "logit"]
+HEAD_LABELS = {"one-logit": 1, "two-class": 2}
 
 
-def build_cross_encoder(base: str, *, max_length: int, seed: int = 42,
-                        device: str = "auto") -> CrossEncoder:
-    """An untrained cross-encoder (one logit) on top of ``base``.
+def build_cross_encoder(base: str, *, max_length: int, seed: int = 42, device: str = "auto",
+                        head: Literal["one-logit", "two-class"] = "one-logit") -> CrossEncoder:
+    """An untrained cross-encoder (one logit, or two classes) on top of ``base``.
 
     ``build:tiny-bert``: a tiny random BERT with the MiniLM tokenizer (tests);
     ``packaged:all-MiniLM-L6-v2``: the packaged MiniLM encoder (small profile); otherwise a local
@@ -67,17 +74,19 @@ def build_cross_encoder(base: str, *, max_length: int, seed: int = 42,
                              "packaged:all-MiniLM-L6-v2, a local directory or a hub id.")
         with tempfile.TemporaryDirectory(prefix="recross-tiny-bert-") as tmp:
             return _load(str(save_tiny_bert(Path(tmp))), max_length=max_length, seed=seed,
-                         device=target, base=base)
+                         device=target, base=base, num_labels=HEAD_LABELS[head])
     source = str(resolve_packaged(base)) if base.startswith(PACKAGED_PREFIX) else base
-    return _load(source, max_length=max_length, seed=seed, device=target, base=base)
+    return _load(source, max_length=max_length, seed=seed, device=target, base=base,
+                 num_labels=HEAD_LABELS[head])
 
 
-def _load(source: str, *, max_length: int, seed: int, device: str, base: str) -> CrossEncoder:
+def _load(source: str, *, max_length: int, seed: int, device: str, base: str,
+          num_labels: int) -> CrossEncoder:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         try:
-            return CrossEncoder(source, num_labels=1, max_length=max_length, device=device,
-                                local_files_only=True)
+            return CrossEncoder(source, num_labels=num_labels, max_length=max_length,
+                                device=device, local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load the reranker base {base!r} from {source}: {exc}. "
                              "Fix: use packaged:all-MiniLM-L6-v2, a local checkpoint directory, "
@@ -94,21 +103,45 @@ def load_cross_encoder(path: Path, *, device: str = "auto",
                         local_files_only=True)
 
 
+def pair_texts(queries: Sequence[str], candidates: Sequence[str], *,
+               lowercase: bool) -> list[tuple[str, str]]:
+    """The cross-encoder's input pairs, lower-cased when the reranker was trained so."""
+    if lowercase:
+        return [(q.lower(), c.lower()) for q, c in zip(queries, candidates)]
+    return list(zip(queries, candidates))
+
+
+def pair_scores(model: CrossEncoder, pairs: Sequence[tuple[str, str]], *, batch_size: int,
+                score: PairScore) -> np.ndarray:
+    """One score per pair: the "positive" probability or raw logit, for either head."""
+    if not pairs:
+        return np.zeros(0, dtype=np.float32)
+    logits = np.asarray(model.predict(list(pairs), batch_size=batch_size, show_progress_bar=False,
+                                      activation_fn=torch.nn.Identity(), convert_to_numpy=True),
+                        dtype=np.float32)
+    if logits.ndim == 2:  # two-class head: column 1 is "positive"
+        if score == "logit":
+            return logits[:, 1]
+        return torch.softmax(torch.from_numpy(logits), dim=1)[:, 1].numpy()
+    return logits if score == "logit" else torch.sigmoid(torch.from_numpy(logits)).numpy()
+
+
 class CrossEncoderScorer:
     """Scores (query, candidate) pairs in batches: the :class:`recross.retrieval.PairScorer`."""
 
-    def __init__(self, model: CrossEncoder, *, batch_size: int = 64) -> None:
+    def __init__(self, model: CrossEncoder, *, batch_size: int = 64, lowercase: bool = False,
+                 score: PairScore = "probability") -> None:
         self.model = model
         self.batch_size = batch_size
+        self.lowercase = lowercase
+        self.score_kind = score
 
     def score(self, queries: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
-        """Probability of "helps", shape ``(len(queries), len(candidates))``."""
-        pairs = [(q, c) for q in queries for c in candidates]
-        if not pairs:
-            return np.zeros((len(queries), len(candidates)), dtype=np.float32)
-        scores = self.model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False,
-                                    convert_to_numpy=True)
-        return np.asarray(scores, dtype=np.float32).reshape(len(queries), len(candidates))
+        """Each pair's score (probability or logit of "helps"), ``(len(queries), len(candidates))``."""
+        pairs = pair_texts([q for q in queries for _ in candidates],
+                           [c for _ in queries for c in candidates], lowercase=self.lowercase)
+        scores = pair_scores(self.model, pairs, batch_size=self.batch_size, score=self.score_kind)
+        return scores.reshape(len(queries), len(candidates))
 
 
 @dataclass(frozen=True)
@@ -160,7 +193,7 @@ def _win_rate(pos: np.ndarray, neg: np.ndarray) -> float:
 
 
 def train_cross_encoder(pairs: pd.DataFrame, *, base: str, settings: RerankerSettings,
-                        output_dir: Path, device: str = "auto", score_batch_size: int = 64,
+                        output_dir: Path, device: str = "auto",
                         progress: bool = True) -> RerankerReport:
     """Train the reranker on mined ``pairs`` (columns ``tuple_id, query_text, candidate_text,
     label``) and publish it atomically at ``output_dir`` with its held-out metrics."""
@@ -174,11 +207,13 @@ def train_cross_encoder(pairs: pd.DataFrame, *, base: str, settings: RerankerSet
     train = pairs[pairs.tuple_id.isin(train_ids)].reset_index(drop=True)
     heldout = pairs[pairs.tuple_id.isin(heldout_ids)].reset_index(drop=True)
     model = build_cross_encoder(base, max_length=settings.max_length, seed=settings.seed,
-                                device=device)
-    heldout_pairs = list(zip(heldout.query_text, heldout.candidate_text))
+                                device=device, head=settings.head)
+    heldout_pairs = pair_texts(heldout.query_text.tolist(), heldout.candidate_text.tolist(),
+                               lowercase=settings.lowercase)
 
     def evaluate() -> dict[str, float]:
-        scores = model.predict(heldout_pairs, batch_size=score_batch_size, show_progress_bar=False)
+        scores = pair_scores(model, heldout_pairs, batch_size=settings.score_batch_size,
+                             score=settings.score)
         return ranking_metrics(heldout, scores)
 
     before = evaluate()
@@ -208,17 +243,20 @@ def _fit(model: CrossEncoder, train: pd.DataFrame, *, settings: RerankerSettings
          progress: bool) -> None:
     from datasets import Dataset  # the trainer's input type; imported only when training
 
-    dataset = Dataset.from_dict({"query": train.query_text.tolist(),
-                                 "candidate": train.candidate_text.tolist(),
-                                 "label": train.label.astype(float).tolist()})
+    pairs = pair_texts(train.query_text.tolist(), train.candidate_text.tolist(),
+                       lowercase=settings.lowercase)
+    two_class = settings.head == "two-class"
+    dataset = Dataset.from_dict({"query": [q for q, _ in pairs], "candidate": [c for _, c in pairs],
+                                 "label": (train.label.astype(int) if two_class
+                                           else train.label.astype(float)).tolist()})
+    loss = CrossEntropyLoss(model) if two_class else BinaryCrossEntropyLoss(model)
     with tempfile.TemporaryDirectory(prefix="recross-reranker-") as scratch:
         args = CrossEncoderTrainingArguments(
             output_dir=scratch, num_train_epochs=settings.epochs,
             per_device_train_batch_size=settings.batch_size, learning_rate=settings.learning_rate,
-            warmup_steps=0.1, seed=settings.seed, data_seed=settings.seed, save_strategy="no",
-            report_to="none", logging_steps=50, disable_tqdm=not progress,
+            warmup_steps=settings.warmup_steps, seed=settings.seed, data_seed=settings.seed,
+            save_strategy="no", report_to="none", logging_steps=50, disable_tqdm=not progress,
             use_cpu=model.device.type == "cpu", dataloader_num_workers=0)
-        trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=dataset,
-                                      loss=BinaryCrossEntropyLoss(model))
+        trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
         trainer.train()
     model.eval()

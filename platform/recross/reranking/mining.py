@@ -2,11 +2,20 @@
 
 For each tuple: pick an upstream task Tq (seeded), draw a pretend query set Zq and a held-out set
 Hq of Tq, dense-retrieve candidates RZ with Zq from every OTHER task (the filter goes down to the
-index), then for several rounds shuffle RZ into groups, fine-tune a fresh copy of M on each group
+index; ``exclude_tasks``, the pretend-targets by default, are never Tq nor candidates), then for several rounds shuffle RZ into groups, fine-tune a fresh copy of M on each group
 and measure its loss on Hq. A candidate's score is the mean loss of the groups it was in; the W
 lowest-loss candidates are positives, the W highest negatives; every query of Zq is paired with
 each of them. Candidates are distinct examples (a duplicate would share groups with itself and
 blur its own score), topped up from deeper ranks when queries retrieve the same examples.
+
+Where this deliberately differs from the reference (metax/reranker_bootstrap/gen_better_ds.py):
+Hq is drawn from the pool's own examples of Tq, distinct from Zq, where the reference sampled
+100 from Tq's test file (test-1000.json): the pool is all the upstream data the platform holds
+and drawing both from it keeps a pretend task's queries and
+held-out set disjoint without a second file per task.
+Candidates are the pooled dense list of all queries of Zq (as step 2 retrieves for a real target),
+de-duplicated, so the reranker is trained on the candidates it will later rerank. The group
+fine-tune's optimiser follows the reference through ``mining.finetune_*`` (paper profile).
 
 Every tuple depends only on ``(settings.seed, tuple_id)``, and a finished tuple is one atomically
 written parquet file, so a killed run resumes where it stopped and a resumed run equals an
@@ -76,7 +85,7 @@ class _Tuple:
 
 def mine_distant_supervision(*, retriever: DenseRetrieval, upstream: Seq2SeqBundle, settings: MiningSettings,
                              max_input_length: int, max_output_length: int, out_dir: Path,
-                             loss_batch_size: int = 32, progress: bool = True) -> MiningRun:
+                             progress: bool = True) -> MiningRun:
     """Mine ``settings.n_tuples`` tuples into ``out_dir`` (resuming finished ones); see module doc.
 
     ``retriever`` is the dense ``recross-dagger`` retriever over the upstream model's index; its
@@ -102,7 +111,7 @@ def mine_distant_supervision(*, retriever: DenseRetrieval, upstream: Seq2SeqBund
             started = time.perf_counter()
             drawn = _draw_tuple(tid, retriever=retriever, eligible=eligible, settings=settings)
             frame = _score_tuple(tid, drawn, upstream=upstream, settings=settings,
-                                 loss_batch_size=loss_batch_size, lengths=lengths)
+                                 lengths=lengths)
             elapsed = time.perf_counter() - started
             seconds.append(elapsed)
             _write_tuple(out_dir, tid, frame.assign(tuple_seconds=elapsed))
@@ -150,12 +159,15 @@ def _eligible_tasks(pool: UpstreamPool, settings: MiningSettings) -> dict[str, l
     """Tasks with enough distinct inputs for Zq + Hq and enough other-task candidates, each with
     its examples of distinct inputs (first of each input, pool order)."""
     need = settings.query_size + settings.heldout_size
+    excluded = set(settings.exclude_tasks or ())
     distinct: dict[str, dict[str, Example]] = {}
     for ex in pool.examples:
-        distinct.setdefault(ex.task, {}).setdefault(ex.input, ex)
+        if ex.task not in excluded:
+            distinct.setdefault(ex.task, {}).setdefault(ex.input, ex)
     counts = pool.task_counts()
+    usable = len(pool) - sum(counts.get(task, 0) for task in excluded)
     eligible = {task: list(by_input.values()) for task, by_input in sorted(distinct.items())
-                if len(by_input) >= need and len(pool) - counts[task] >= settings.candidates}
+                if len(by_input) >= need and usable - counts[task] >= settings.candidates}
     if not eligible:
         raise ConfigError(
             f"no upstream task can serve as a pretend query task: each needs {need} distinct "
@@ -173,7 +185,8 @@ def _draw_tuple(tid: int, *, retriever: DenseRetrieval, eligible: dict[str, list
     drawn = rng.sample(eligible[task], settings.query_size + settings.heldout_size)
     queries, heldout = drawn[:settings.query_size], drawn[settings.query_size:]
     candidates = _distinct_candidates([q.input for q in queries], retriever=retriever,
-                                      filters=TaskFilter(exclude_tasks=(task,)),
+                                      filters=TaskFilter(exclude_tasks=(
+                                          task, *(settings.exclude_tasks or ()))),
                                       wanted=settings.candidates)
     return _Tuple(task=task, queries=queries, heldout=heldout, candidates=candidates)
 
@@ -192,9 +205,10 @@ def _distinct_candidates(inputs: Sequence[str], *, retriever: DenseRetrieval,
 
 
 def _score_tuple(tid: int, drawn: _Tuple, *, upstream: Seq2SeqBundle, settings: MiningSettings,
-                 loss_batch_size: int, lengths: dict[str, int]) -> pd.DataFrame:
+                 lengths: dict[str, int]) -> pd.DataFrame:
     """Rounds of group fine-tuning; returns the tuple's pairs table."""
     rng = random.Random(f"mining-groups:{settings.seed}:{tid}")
+    loss_batch_size = settings.loss_batch_size
     base_loss = mean_loss(upstream, drawn.heldout, batch_size=loss_batch_size, **lengths)
     losses: list[list[float]] = [[] for _ in drawn.candidates]
     for round_ in range(settings.rounds):
@@ -206,7 +220,13 @@ def _score_tuple(tid: int, drawn: _Tuple, *, upstream: Seq2SeqBundle, settings: 
                                        steps=settings.finetune_steps,
                                        lr=settings.finetune_learning_rate,
                                        batch_size=settings.finetune_batch_size,
-                                       seed=group_seed, **lengths)
+                                       seed=group_seed,
+                                       warmup_steps=settings.finetune_warmup_steps,
+                                       schedule=settings.finetune_schedule,
+                                       weight_decay=settings.finetune_weight_decay,
+                                       max_grad_norm=settings.finetune_max_grad_norm,
+                                       label_smoothing=settings.finetune_label_smoothing,
+                                       **lengths)
             loss = mean_loss(tuned, drawn.heldout, batch_size=loss_batch_size, **lengths)
             del tuned
             for i in group:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import difflib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from recross.data import UpstreamPool
 from recross.errors import ConfigError, DataError
 from recross.index.filters import TaskFilter
+
+NAMES_SHOWN = 5  # filter lists longer than this are counted in messages, not spelled out
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,10 @@ class PoolCatalog:
         if exclude_target_task and target_task in {task for task, _ in self.counts}:
             resolved = resolved.excluding_task(target_task)
         if self.allowed_count(resolved) == 0:
-            raise DataError(f"the retrieval filter {resolved.as_params()} leaves no upstream "
-                            f"example of the pool (tasks: {', '.join(self.tasks)}). "
-                            "Fix: widen the include lists or shorten the exclude lists.")
+            raise DataError(f"the retrieval filter ({_describe(resolved)}) leaves no upstream "
+                            f"example of the pool's {len(self.tasks)} tasks. Fix: widen the "
+                            "include lists or shorten the exclude lists (`recross data info` "
+                            "lists the tasks).")
         return resolved
 
     def check_size(self, size: int, filters: TaskFilter) -> None:
@@ -62,8 +65,9 @@ class PoolCatalog:
         available = self.allowed_count(filters)
         if size > available:
             raise ConfigError(f"retrieved size |R|={size} is larger than the {available} upstream "
-                              f"examples the filter {filters.as_params()} allows. Fix: lower "
-                              "retrieval.retrieved_size or widen the filter / the pool.")
+                              f"examples the filter ({_describe(filters)}) allows. Fix: lower "
+                              "|R| (--size, or retrieval.retrieved_size) or widen the filter / "
+                              "the pool.")
 
     def _check_names(self, filters: TaskFilter) -> None:
         for kind, names, known in (
@@ -75,6 +79,20 @@ class PoolCatalog:
                     raise DataError(f"the retrieval filter names the {kind} {name!r}, which is "
                                     f"not in the upstream pool.{_close(name, known)} "
                                     f"Fix: use one of the pool's {kind}s.")
+
+
+def _describe(filters: TaskFilter) -> str:
+    """``exclude_tasks: ag_news, sciq; include_templates: 3 templates``: long lists counted."""
+    if filters.is_empty:
+        return "no filter"
+    parts = []
+    for name, names in asdict(filters).items():
+        if names:
+            noun = name.split("_")[1]
+            shown = (", ".join(names) if len(names) <= NAMES_SHOWN
+                     else f"{len(names)} {noun}")
+            parts.append(f"{name}: {shown}")
+    return "; ".join(parts)
 
 
 def _close(name: str, known: Sequence[str]) -> str:

@@ -7,30 +7,42 @@
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 
-from recross.config import RetrievalSettings
+from recross.config import LexicalSettings, RetrievalSettings
 from recross.data import UpstreamPool
 from recross.errors import ConfigError
 from recross.index import ExampleIndex
-from recross.models.encoder import ExampleEncoder
+from recross.index.bm25 import Bm25Encoder
+from recross.models.encoder_interface import ExampleEncoder
 from recross.retrieval.base import Retriever
-from recross.retrieval.dense import DenseRetrieval
+from recross.retrieval.dense import DenseRetrieval, Diversity, RankedRetrieval
+from recross.retrieval.dsir import DsirRetrieval
+from recross.retrieval.lexical import Bm25Retrieval, HybridRetrieval
 from recross.retrieval.reranked import PairScorer, RerankedRetrieval
 from recross.retrieval.simple import NoRetrieval, RandomRetrieval
+from recross.retriever_names import (
+    LEXICAL_RETRIEVERS,
+    RERANKED_RETRIEVERS,
+    RETRIEVERS,
+)
 
-RETRIEVERS: tuple[str, ...] = ("none", "random", "sbert", "recross-dagger", "recross")
-DENSE_RETRIEVERS: tuple[str, ...] = ("sbert", "recross-dagger", "recross")
+# The paper's five, then the lexical / resampling baselines (opt-in in the main job).
 
 
 def make_retriever(name: str, *, pool: UpstreamPool, settings: RetrievalSettings,
                    index: ExampleIndex | None = None, encoder: ExampleEncoder | None = None,
                    scorer: PairScorer | None = None, seed: int = 0,
-                   exact: bool | None = None) -> Retriever:
-    """The retriever ``name`` of METHOD.md.
+                   exact: bool | None = None, lexical: LexicalSettings | None = None,
+                   dsir_cache: Path | None = None) -> Retriever:
+    """The retriever ``name`` of METHOD.md, or a lexical / resampling baseline.
 
     ``sbert`` needs the SBERT index and encoder; ``recross-dagger`` and ``recross`` the index and
-    encoder of the upstream model; ``recross`` also a cross-encoder ``scorer``. ``seed`` seeds
-    ``random``; ``exact`` forces exact (or HNSW) search in the index.
+    encoder of the upstream model; ``recross`` also a cross-encoder ``scorer``. ``bm25`` needs
+    the BM25 collection as ``index``; ``hybrid`` the hybrid collection and M's ``encoder``;
+    ``recross-hybrid`` those and a ``scorer``; ``dsir`` nothing (``dsir_cache``: where the
+    pool's n-gram counts are kept). ``seed`` seeds ``random``; ``exact`` forces exact (or HNSW)
+    search in the index.
     """
     if name not in RETRIEVERS:
         close = difflib.get_close_matches(name, RETRIEVERS, n=2, cutoff=0.5)
@@ -42,19 +54,40 @@ def make_retriever(name: str, *, pool: UpstreamPool, settings: RetrievalSettings
         return NoRetrieval()
     if name == "random":
         return RandomRetrieval(pool, seed=seed, exclude_target_task=exclude)
+    lex = lexical or LexicalSettings()
+    if name == "dsir":
+        return DsirRetrieval(pool, buckets=lex.dsir_buckets, max_ngram=lex.dsir_max_ngram,
+                             smoothing=lex.dsir_smoothing, seed=lex.dsir_seed, cache=dsir_cache,
+                             exclude_target_task=exclude)
+    if name == "bm25":
+        _require(name, index=index)
+        return Bm25Retrieval(pool=pool, index=index, bm25=Bm25Encoder.from_settings(lex),
+                             exclude_target_task=exclude)
     _require(name, index=index, encoder=encoder)
-    dense = DenseRetrieval("recross-dagger" if name == "recross" else name, pool=pool,
-                           index=index, encoder=encoder, exclude_target_task=exclude, exact=exact)
-    if name != "recross":
-        return dense
+    first: RankedRetrieval
+    if name in ("hybrid", "recross-hybrid"):
+        first = HybridRetrieval(pool=pool, index=index, bm25=Bm25Encoder.from_settings(lex),
+                                encoder=encoder, prefetch=lex.hybrid_prefetch, rrf_k=lex.rrf_k,
+                                exclude_target_task=exclude)
+    else:
+        mmr = (Diversity(settings.mmr_diversity, settings.mmr_candidates) if settings.mmr
+               else None)
+        first = DenseRetrieval("recross-dagger" if name == "recross" else name, pool=pool,
+                               index=index, encoder=encoder, exclude_target_task=exclude,
+                               exact=exact, mmr=mmr)
+    if name not in RERANKED_RETRIEVERS:
+        return first
     _require(name, scorer=scorer)
-    return RerankedRetrieval(dense=dense, scorer=scorer, upsample_ratio=settings.upsample_ratio)
+    return RerankedRetrieval(dense=first, scorer=scorer, upsample_ratio=settings.upsample_ratio,
+                             name=name)
 
 
 def _require(name: str, **components: object) -> None:
     missing = [key for key, value in components.items() if value is None]
     if missing:
-        what = "the SBERT index" if name == "sbert" else "the upstream model's index"
+        what = {"sbert": "the SBERT index", "bm25": "the BM25 collection"}.get(
+            name, "the hybrid collection and M's encoder" if name in LEXICAL_RETRIEVERS
+            else "the upstream model's index")
         raise ConfigError(f"retriever {name!r} needs {', '.join(missing)} ({what}"
                           f"{' and a trained cross-encoder' if 'scorer' in missing else ''}). "
                           "Fix: build them first (index / reranker assets) and pass them in.")

@@ -2,7 +2,9 @@
 
 |R'| = ceil(mu * |R|) candidates come from the dense retriever (pooled per query, duplicates
 kept). Every (query, candidate) pair is scored; a candidate's score is the mean over the queries
-of Q; the |R| best-scored items are kept, ties broken by dense order.
+of Q of its pair scores (the probability of "positive" in the paper's text, the raw "positive"
+logit in the reference's metax/retrieve.py: ``reranker.score``); the |R| best-scored items are
+kept, ties broken by dense order.
 
 Duplicates: a candidate that several queries retrieved stays in R' once per query. It is scored
 once (its pairs with every query are the same, whichever query found it), and every copy carries
@@ -23,7 +25,7 @@ from recross.data import QuerySet
 from recross.index.filters import TaskFilter
 from recross.retrieval.aggregation import candidate_count
 from recross.retrieval.base import RetrievedItem
-from recross.retrieval.dense import DenseRetrieval, require_count
+from recross.retrieval.dense import RankedRetrieval, require_count
 from recross.retrieval.pooled import PoolRetriever
 
 
@@ -37,9 +39,9 @@ class PairScorer(Protocol):
 
 
 class RerankedRetrieval(PoolRetriever):
-    """``recross``: :class:`DenseRetrieval` with mu * |R| candidates, reranked by ``scorer``."""
+    """``recross``: dense (or hybrid) retrieval of mu * |R| candidates, reranked by ``scorer``."""
 
-    def __init__(self, *, dense: DenseRetrieval, scorer: PairScorer, upsample_ratio: float,
+    def __init__(self, *, dense: RankedRetrieval, scorer: PairScorer, upsample_ratio: float,
                  name: str = "recross") -> None:
         candidate_count(1, upsample_ratio)  # mu < 1 fails here, at construction
         super().__init__(dense.pool, exclude_target_task=dense.exclude_target_task,

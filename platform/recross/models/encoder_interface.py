@@ -1,4 +1,5 @@
-"""The example-encoder interface shared by the index, retrieval and the benchmarks."""
+"""The example-encoder interface (a Protocol) shared by the index, retrieval and the benchmarks;
+the two encoders that implement it live in :mod:`recross.models.encoders`."""
 
 from __future__ import annotations
 

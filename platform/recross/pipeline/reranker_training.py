@@ -5,15 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
-import pandas as pd
-
-from recross.config import Settings
+from recross.config import MiningSettings, Settings
 from recross.data import UpstreamPool
 from recross.io import atomic_write_json, is_complete
-from recross.models import load_seq2seq
 from recross.paths import StatePaths
-from recross.pipeline.upstream import open_pool_index, upstream_model_dir
+from recross.pipeline.indexes import OpenIndexes
+from recross.pipeline.upstream import load_upstream_model
 from recross.reranking import (
     CrossEncoderScorer,
     MiningRun,
@@ -27,13 +26,24 @@ from recross.retrieval import DenseRetrieval
 REPORT_FILE = "recross_report.json"
 
 
+def mining_settings(settings: Settings) -> MiningSettings:
+    """The mining settings with ``exclude_tasks`` resolved (None: the pretend-targets held out
+    of M's training)."""
+    m = settings.mining
+    if m.exclude_tasks is not None:
+        return m
+    return m.model_copy(update={"exclude_tasks": list(settings.upstream_training.holdout_tasks)})
+
+
 def mining_dir(settings: Settings) -> Path:
     """One folder per M and per the settings its tuples depend on (all but ``n_tuples``, so a
-    run can be extended): changing, say, ``models.upstream_vectors`` mines afresh beside the old
+    run can be extended): changing, say, ``index.upstream_distance`` mines afresh beside the old
     tuples instead of refusing to mix them. The run's manifest still pins M's weights."""
     m, d = settings.models, settings.data
-    depends_on = {"mining": settings.mining.model_dump(mode="json", exclude={"n_tuples"}),
-                  "vectors": m.upstream_vectors, "runtime": m.encoder_runtime,
+    depends_on = {"mining": mining_settings(settings).model_dump(mode="json",
+                                                                 exclude={"n_tuples"}),
+                  "distance": settings.index.upstream_distance, "runtime": m.encoder_runtime,
+                  "input_format": m.input_format,
                   "lengths": [m.max_input_length, m.max_output_length],
                   "pool": [d.upstream_cap_per_task, d.upstream_tasks]}
     digest = hashlib.sha1(json.dumps(depends_on, sort_keys=True).encode("utf-8")).hexdigest()
@@ -46,25 +56,28 @@ def reranker_dir(settings: Settings) -> Path:
     return StatePaths(Path(settings.home)).reranker(f"{base}--on--{mining_dir(settings).name}")
 
 
-def mine(settings: Settings, pool: UpstreamPool, *, progress: bool = True) -> MiningRun:
-    """Algorithm 1 over the upstream index (``recross-dagger`` retrieval); resumes per tuple."""
-    handle = open_pool_index(settings, pool, "upstream")
-    try:
-        dense = DenseRetrieval("recross-dagger", pool=pool, index=handle.index,
-                               encoder=handle.encoder, exclude_target_task=False,
-                               exact=settings.index.exact or None)
-        upstream = load_seq2seq(upstream_model_dir(settings), device=settings.models.device)
-        return mine_distant_supervision(
-            retriever=dense, upstream=upstream, settings=settings.mining,
-            max_input_length=settings.models.max_input_length,
-            max_output_length=settings.models.max_output_length, out_dir=mining_dir(settings),
-            progress=progress)
-    finally:
-        handle.index.close()
+def mine(settings: Settings, pool: UpstreamPool, *, progress: bool = True,
+         indexes: OpenIndexes | None = None) -> MiningRun:
+    """Algorithm 1 over the upstream index (``recross-dagger`` retrieval); resumes per tuple.
+
+    ``indexes``: the run's open indexes (left open); without them the step opens its own."""
+    if indexes is None:
+        with OpenIndexes(settings, pool) as own:
+            return mine(settings, pool, progress=progress, indexes=own)
+    handle = indexes.get("upstream")
+    dense = DenseRetrieval("recross-dagger", pool=pool, index=handle.index,
+                           encoder=handle.encoder, exclude_target_task=False,
+                           exact=settings.index.exact or None)
+    return mine_distant_supervision(
+        retriever=dense, upstream=load_upstream_model(settings), settings=mining_settings(settings),
+        max_input_length=settings.models.max_input_length,
+        max_output_length=settings.models.max_output_length, out_dir=mining_dir(settings),
+        progress=progress)
 
 
-def train_reranker(settings: Settings, *, progress: bool = True) -> dict[str, object]:
-    """Train the cross-encoder on the mined pairs; a complete reranker on the same pairs is reused."""
+def train_reranker(settings: Settings, *, progress: bool = True) -> dict[str, Any]:
+    """Train the cross-encoder on the mined pairs; a complete reranker on the same pairs is reused.
+    Returns the stored summary (a JSON mapping: metrics, path, pair counts) plus ``reused``."""
     pairs = read_mined(mining_dir(settings), n_tuples=settings.mining.n_tuples)
     out = reranker_dir(settings)
     signature = {"pairs": len(pairs), "tuples": int(pairs["tuple_id"].nunique()),
@@ -88,10 +101,9 @@ def train_reranker(settings: Settings, *, progress: bool = True) -> dict[str, ob
 
 def load_scorer(settings: Settings) -> CrossEncoderScorer:
     """The trained reranker as a pair scorer for ``recross`` retrieval."""
+    r = settings.reranker
     model = load_cross_encoder(reranker_dir(settings), device=settings.models.device,
-                               max_length=settings.reranker.max_length)
-    return CrossEncoderScorer(model)
+                               max_length=r.max_length)
+    return CrossEncoderScorer(model, batch_size=r.score_batch_size, lowercase=r.lowercase,
+                              score=r.score)
 
-
-def mined_table(settings: Settings) -> pd.DataFrame:
-    return read_mined(mining_dir(settings), n_tuples=settings.mining.n_tuples)
