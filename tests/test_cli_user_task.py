@@ -138,7 +138,8 @@ def test_task_add_registers_a_partition_whose_query_sets_materialize(home, query
     (["adapt", "--retrieved", "{foreign}", "--out", "m", "--name", "t"],
      "not in this profile's upstream pool"),
     (["adapt", "--retrieved", "{foreign}", "--size", "4", "--out", "m"], "--size"),
-    (["predict", "--model", "{notmodel}", "--inputs", "{good}", "--out", "x.jsonl"], "model"),
+    (["predict", "--model", "{notmodel}", "--inputs", "{good}", "--out", "x.jsonl"],
+     "is not a complete adapted model"),
 ])
 def test_bad_user_input_gives_a_message_and_nonzero_exit(home, query_file, args, message):
     files = {"empty": home / "empty.txt", "nocol": home / "q.csv", "nontext": home / "n.jsonl",
@@ -169,7 +170,10 @@ def test_predict_writes_one_row_per_input_line_repeats_included(home):
 
 
 def _registered(home: Path) -> dict[str, dict[str, str]]:
-    client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
+    # registry_uri too: MlflowClient otherwise asks the registry mlflow.set_registry_uri last
+    # named in this process (another test's store)
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     return {model.name: {alias: client.get_model_version(model.name, version).run_id
                          for alias, version in model.aliases.items()}
             for model in client.search_registered_models()}

@@ -88,7 +88,7 @@ def test_seed_runs_nest_under_parent_with_tags_params_metrics_and_artifacts(
                     {"upstream_task": ["ag_news", "sciq"], "share": [0.5, 0.5]}), png=png)
                 run.log_predictions(pd.DataFrame({"id": ["e1"], "prediction": ["yes"]}))
 
-    client = MlflowClient(store.uri)
+    client = MlflowClient(store.uri, registry_uri=store.uri)
     parent_run = client.get_run(parent.run_id)
     assert parent_run.info.status == "FINISHED"
     assert parent_run.data.params["filters"] == "exclude_target_task"
@@ -123,7 +123,7 @@ def test_seed_runs_nest_under_parent_with_tags_params_metrics_and_artifacts(
 def test_run_that_raises_is_marked_failed(store: Tracker) -> None:
     with pytest.raises(RuntimeError, match="boom"), store.parent_run(name="failing") as parent:
         raise RuntimeError("boom")
-    assert MlflowClient(store.uri).get_run(parent.run_id).info.status == "FAILED"
+    assert MlflowClient(store.uri, registry_uri=store.uri).get_run(parent.run_id).info.status == "FAILED"
 
 
 def test_fetch_runs_keeps_latest_run_per_seed_and_compare_prints_table(tmp_path: Path) -> None:
@@ -163,7 +163,7 @@ def test_adapted_model_registered_with_alias_loads_back_by_models_uri(
         uri = store.log_adapted_model(run, checkpoint, registered_name="cb-recross",
                                       alias="seed0")
     assert uri == "models:/cb-recross@seed0"
-    client = MlflowClient(store.uri)
+    client = MlflowClient(store.uri, registry_uri=store.uri)
     version = client.get_model_version_by_alias("cb-recross", "seed0")
     assert version.run_id == run.run_id
     logged = client.get_logged_model(version.source.removeprefix("models:/"))
@@ -219,9 +219,9 @@ def test_lora_adapter_and_large_checkpoint_register_and_resolve(
     local_full = resolve_model_uri(large, store.settings)
     assert not (local_full / "MLmodel").exists() and is_complete(local_full)
     assert load_adapted(local_full, device="cpu").model.config.d_model > 0
-    version = MlflowClient(store.uri).get_model_version_by_alias("piqa-full", "seed1")
+    version = MlflowClient(store.uri, registry_uri=store.uri).get_model_version_by_alias("piqa-full", "seed1")
     model_id = version.source.removeprefix("models:/")
-    model = MlflowClient(store.uri).get_logged_model(model_id)
+    model = MlflowClient(store.uri, registry_uri=store.uri).get_logged_model(model_id)
     assert model.tags["recross.format"] == "checkpoint"
     by_id = resolve_model_uri(f"models:/{model_id}", store.settings)
     assert (by_id / "config.json").is_file()
