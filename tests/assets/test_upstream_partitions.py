@@ -164,15 +164,18 @@ def test_a_user_upstream_task_is_indexed_alone_retrievable_and_filterable(
     assert rows and {r["task"] for r in rows} == {USER_TASK}
 
 
-def test_one_partition_built_alone_warns_that_the_union_is_pending(tiny_resources, tmp_path):
+def test_one_partition_built_alone_warns_that_the_union_is_pending(tmp_path):
     """Each run builds some partitions (one per run on a server): the union check must not
     block downstream assets while other partitions are still to come; it warns with counts."""
     from recross_assets.defs.upstream import sbert_index, upstream_pool
+    from recross_assets.resources import default_resources
 
-    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+    resources = default_resources(profile="tiny", home=str(tmp_path / "home"))  # nothing built
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
         register_upstream_tasks(instance, ["ag_news"])
         result = dg.materialize([upstream_pool, sbert_index], instance=instance,
-                                resources=tiny_resources, partition_key="ag_news")
+                                resources=resources, partition_key="ag_news")
     assert result.success
     [check] = [e.asset_check_evaluation_data for e in result.all_events
                if e.event_type_value == "ASSET_CHECK_EVALUATION"]
