@@ -20,7 +20,7 @@ from recross.pipeline.upstream_partitions import write_pool_partition
 
 from recross_assets.index_writers import CPU_POOL, current_index_build_plan
 from recross_assets.partitions import UPSTREAM_TASKS
-from recross_assets.resources import RecrossResource
+from recross_assets.resources import IndexResource, RecrossResource
 
 INDEX_PLAN = current_index_build_plan()  # serial on Edge / local mode, parallel on a server
 
@@ -79,9 +79,13 @@ def _index_asset(name: str, deps: list, description: str, build: BuildIndex):
                               "of partitions (each partition's build checks its own points). "
                               "Fewer points only warns: partitions built by other runs may be "
                               "pending; more points than the pool fails.")])
-    def _asset(context: dg.AssetExecutionContext, recross: RecrossResource) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, recross: RecrossResource,
+               indexes: IndexResource) -> dg.MaterializeResult:
         settings = recross.settings()
         pool = steps.read_pool(settings)
+        # Edge lets one handle per process open a collection: a build (or the hybrid build's
+        # read of M's index) needs the collections the run's earlier assets hold to itself.
+        indexes.close()
         started = time.perf_counter()
         summary = build(settings, pool, list(context.partition_keys))
         for task, points in summary.partitions.items():
