@@ -14,17 +14,8 @@ from recross.config import Settings
 from recross.errors import DataError
 from recross.pipeline.upstream_partitions import upstream_partitions
 
-from recross_assets.defs.upstream import (
-    bm25_index,
-    hybrid_index,
-    sbert_index,
-    upstream_index,
-    upstream_model,
-    upstream_pool,
-)
+from recross_assets.defs.upstream import INDEX_ASSETS, upstream_model, upstream_pool
 from recross_assets.partitions import register_upstream_tasks
-
-INDEX_ASSETS = [upstream_index, sbert_index, bm25_index, hybrid_index]
 
 
 @dataclass

@@ -127,5 +127,6 @@ hybrid_index = _index_asset("hybrid_index", [upstream_index],
                             "hybrid retrievers (dense + BM25 fused by RRF inside Qdrant).",
                             lambda s, pool, tasks: build_lexical_collection(
                                 s, pool, "hybrid", tasks=tasks))
+INDEX_ASSETS = [upstream_index, sbert_index, bm25_index, hybrid_index]  # per-partition collections
 LEXICAL_INDEXES = {"bm25": [bm25_index], "hybrid": [hybrid_index],
                    "recross-hybrid": [hybrid_index]}  # retriever -> the collections it needs
