@@ -22,6 +22,7 @@ run: setup
 
 test: setup
 	$(BIN)/ruff check platform assets benchmarks tests
+	$(BIN)/mypy
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 # The fast lane while working: everything but the end-to-end tests marked slow (a few minutes).

@@ -4,10 +4,16 @@ For each pool size N and dimension d, one table row per engine: Qdrant Edge (HNS
 values, and exact search over the same shard), qdrant-client local mode (up to 100k points) and
 FAISS ``IndexFlatIP`` (exact inner product: the paper text's search, dot distance; the reference
 code itself ran ``IndexFlatL2``) as the reference. Recall@64 is measured against exact
-maximum-inner-product search (FAISS flat), so the Qdrant collections here score by dot. Each engine runs in a fresh child process, so
-its resident memory is its own: ``RSS MB`` is the growth of the child's resident set from
-"vectors loaded" to "index built and searched"; ``load s`` is the upsert of all N points (in
-chunks of 50k), ``build s`` the HNSW build after it, ``disk MB`` the Edge folder once built.
+maximum-inner-product search (numpy brute force over the same vectors, in chunks), so the
+Qdrant collections here score by dot. Each engine runs in a fresh child process that reads the
+vectors from disk 50k at a time, so its resident memory is its own: ``RSS MB`` is the growth of
+the child's resident set from start to "index built and searched", ``peak MB`` its peak resident
+set (interpreter and libraries included; for Edge mostly its memory-mapped segment files, which
+count as resident while mapped and touched), ``anon MB`` the peak of its anonymous (heap) part,
+sampled each second; ``load s`` is the upsert of all N points (in chunks of
+50k), ``build s`` the HNSW build after it, each with the child's CPU seconds (all its threads) in
+brackets: CPU / wall below the thread count means the cores were shared. ``disk MB`` is the
+Edge folder once built.
 
 Vectors: real embeddings when a built Edge index of dimension d (with at least N + queries
 points) exists under the state folder (``--home``, default ``RECROSS_HOME`` or ``.recross``),
@@ -46,7 +52,7 @@ import numpy as np
 
 K = 64
 QUERY_BATCH = 16
-LOCAL_MODE_MAX_N = 100_000  # local mode keeps every point in a Python dict: above this, hours
+LOCAL_MODE_MAX_N = 100_000  # default cap: local mode searches by numpy over a Python dict of points
 LOAD_CHUNK = 50_000  # points per upsert call: payload dicts for 1M points at once cost GBs
 LARGE_N = 1_000_000
 CLUSTERS = 36 * 8  # synthetic "task x template" centres for --synthetic clustered
@@ -68,13 +74,50 @@ def _rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def _examples(n: int) -> list[Any]:
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _anon_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("RssAnon")) / 1024
+
+
+def _track_peak_anon() -> list[float]:
+    """A one-element list the sampling thread keeps at the peak anonymous RSS (MB)."""
+    import threading
+
+    peak = [_anon_mb()]
+
+    def sample() -> None:
+        while True:
+            peak[0] = max(peak[0], _anon_mb())
+            time.sleep(1.0)
+
+    threading.Thread(target=sample, daemon=True).start()
+    return peak
+
+
+def _examples(start: int, stop: int) -> list[Any]:
+    """Examples for rows ``start:stop``; the row number ends the id (``_row`` reads it back)."""
     from recross.data import Example
 
-    tasks = [f"task_{i:02d}" for i in range(36)]
-    return [Example(example_id=f"{tasks[i % 36]}|train|tpl_{i % 7}|#{i}", input="", answers=(),
-                    task=tasks[i % 36], split="train", template=f"tpl_{i % 7}", source_index=i,
-                    source_task=tasks[i % 36]) for i in range(n)]
+    return [Example(example_id=f"task_{i % 36:02d}|train|tpl_{i % 7}|#{i}", input="", answers=(),
+                    task=f"task_{i % 36:02d}", split="train", template=f"tpl_{i % 7}",
+                    source_index=i, source_task=f"task_{i % 36:02d}") for i in range(start, stop)]
+
+
+def _row(example_id: str) -> int:
+    return int(example_id.rsplit("#", 1)[1])
+
+
+def _chunks(path: str, n: int) -> Any:
+    """Rows of a saved (n, d) array, ``LOAD_CHUNK`` at a time, each mapping dropped after its copy:
+    a child never holds the whole array, so 1M x 1024 fits beside the engine."""
+    for start in range(0, n, LOAD_CHUNK):
+        yield start, np.array(np.load(path, mmap_mode="r")[start:start + LOAD_CHUNK])
 
 
 def _latencies(search, queries: np.ndarray, *, max_batches: int,
@@ -115,29 +158,27 @@ def _run_qdrant(case: Case, backend: str, efs: list[int], max_batches: int,
     from recross.config import IndexSettings
     from recross.index import open_index
 
-    base = np.load(case.base_path)
     queries, truth = np.load(case.query_path), np.load(case.truth_path)
-    examples = _examples(case.n)
-    position = {e.example_id: i for i, e in enumerate(examples)}
     rss0 = _rss_mb()
     home = Path(tempfile.mkdtemp(prefix="index-bench-"))
     try:
         index = open_index(IndexSettings(backend=backend), collection="bench", dimension=case.dim,
                            encoder_name="bench", home=home)
-        t = time.perf_counter()
-        for start in range(0, case.n, LOAD_CHUNK):
-            index.upsert(examples[start:start + LOAD_CHUNK], base[start:start + LOAD_CHUNK])
-        upsert_s = time.perf_counter() - t
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
+        for start, chunk in _chunks(case.base_path, case.n):
+            index.upsert(_examples(start, start + len(chunk)), chunk)
+        upsert_s, upsert_cpu = time.perf_counter() - t, time.process_time() - cpu
+        t, cpu = time.perf_counter(), time.process_time()
         index.optimize()
-        build_s = time.perf_counter() - t
-        common = {"upsert_per_s": case.n / upsert_s, "load_s": upsert_s,
-                  "build_s": build_s if backend == "edge" else None,
-                  "disk_mb": _disk_mb(home) if backend == "edge" else None}
+        build_s, build_cpu = time.perf_counter() - t, time.process_time() - cpu
+        edge = backend == "edge"
+        common = {"upsert_per_s": case.n / upsert_s, "load_s": upsert_s, "load_cpu": upsert_cpu,
+                  "build_s": build_s if edge else None, "build_cpu": build_cpu if edge else None,
+                  "disk_mb": _disk_mb(home) if edge else None}
 
         def searcher(**kwargs: Any):
             def search(batch: np.ndarray) -> list[list[int]]:
-                return [[position[h.example_id] for h in row]
+                return [[_row(h.example_id) for h in row]
                         for row in index.search(batch, k=K, **kwargs)]
             return search
 
@@ -154,9 +195,9 @@ def _run_qdrant(case: Case, backend: str, efs: list[int], max_batches: int,
             times, rows = _latencies(searcher(), queries, max_batches=max_batches,
                                      budget_s=budget_s)
             results.append(_summary("qdrant-client local", times, rows, truth, **common))
-        rss = _rss_mb() - rss0
+        rss, peak = _rss_mb() - rss0, _peak_rss_mb()
         index.close()
-        return [{**r, "rss_mb": rss} for r in results]
+        return [{**r, "rss_mb": rss, "peak_mb": peak} for r in results]
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -164,33 +205,36 @@ def _run_qdrant(case: Case, backend: str, efs: list[int], max_batches: int,
 def _run_faiss(case: Case, max_batches: int, budget_s: float) -> list[dict[str, Any]]:
     import faiss
 
-    base = np.load(case.base_path)
     queries, truth = np.load(case.query_path), np.load(case.truth_path)
     rss0 = _rss_mb()
     index = faiss.IndexFlatIP(case.dim)
-    t = time.perf_counter()
-    index.add(base)
-    upsert_s = time.perf_counter() - t
+    t, cpu = time.perf_counter(), time.process_time()
+    for _, chunk in _chunks(case.base_path, case.n):
+        index.add(chunk)
+    upsert_s, upsert_cpu = time.perf_counter() - t, time.process_time() - cpu
 
     def search(batch: np.ndarray) -> list[list[int]]:
         return index.search(batch, K)[1].tolist()
 
     times, rows = _latencies(search, queries, max_batches=max_batches, budget_s=budget_s)
     return [_summary("faiss IndexFlatIP", times, rows, truth, upsert_per_s=case.n / upsert_s,
-                     load_s=upsert_s, build_s=None, disk_mb=None, rss_mb=_rss_mb() - rss0)]
+                     load_s=upsert_s, load_cpu=upsert_cpu, build_s=None, build_cpu=None,
+                     disk_mb=None, rss_mb=_rss_mb() - rss0, peak_mb=_peak_rss_mb())]
 
 
 def _child(engine: str, case: Case, efs: list[int], max_batches: int, budget_s: float,
            threads: int, out: Any) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    anon = _track_peak_anon()
     try:
         if engine == "faiss":
             import faiss
 
             faiss.omp_set_num_threads(threads)
-            out.send(_run_faiss(case, max_batches, budget_s))
+            rows = _run_faiss(case, max_batches, budget_s)
         else:
-            out.send(_run_qdrant(case, engine, efs, max_batches, budget_s))
+            rows = _run_qdrant(case, engine, efs, max_batches, budget_s)
+        out.send([{**row, "anon_mb": max(anon[0], _anon_mb())} for row in rows])
     except Exception as exc:  # noqa: BLE001 -- reported in the table instead of killing the whole run
         out.send([{"engine": engine, "error": f"{type(exc).__name__}: {exc}"}])
 
@@ -264,35 +308,52 @@ def clustered_unit(rng: np.random.Generator, rows: int, centers: np.ndarray) -> 
     return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
+def random_unit(rng: np.random.Generator, rows: int, dim: int) -> np.ndarray:
+    out = rng.standard_normal((rows, dim)).astype(np.float32)
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def exact_top_k(base_path: str, n: int, queries: np.ndarray) -> np.ndarray:
+    """Exact maximum-inner-product top-K rows of each query: numpy brute force, chunk by chunk."""
+    best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+    best_rows = np.zeros((len(queries), 0), dtype=np.int64)
+    for start, chunk in _chunks(base_path, n):
+        scores = np.concatenate([best_scores, queries @ chunk.T], axis=1)
+        rows = np.concatenate([best_rows, np.broadcast_to(
+            np.arange(start, start + len(chunk)), (len(queries), len(chunk)))], axis=1)
+        keep = np.argpartition(-scores, min(K, scores.shape[1] - 1), axis=1)[:, :K]
+        best_scores = np.take_along_axis(scores, keep, axis=1)
+        best_rows = np.take_along_axis(rows, keep, axis=1)
+    order = np.argsort(-best_scores, axis=1)
+    return np.take_along_axis(best_rows, order, axis=1)
+
+
 def make_case(n: int, dim: int, n_queries: int, home: Path, workdir: Path,
               synthetic: str = "random") -> Case:
+    """Write base vectors, queries and exact top-K under ``workdir``; base 50k rows at a time."""
+    paths = [workdir / f"{name}-{n}-{dim}.npy" for name in ("base", "queries", "truth")]
+    base = np.lib.format.open_memmap(paths[0], mode="w+", dtype=np.float32, shape=(n, dim))
     found = real_vectors(home, dim, n + n_queries)
+    rng = np.random.default_rng(n + dim)
     if found is not None:
         vectors, source = found
-        base, queries = vectors[:n], vectors[n:]
+        base[:], queries = vectors[:n], vectors[n:]
     elif synthetic == "clustered":
-        rng = np.random.default_rng(n + dim)
-        centers = rng.standard_normal((CLUSTERS, dim)).astype(np.float32)
-        centers /= np.linalg.norm(centers, axis=1, keepdims=True)
-        base = np.concatenate([clustered_unit(rng, min(LOAD_CHUNK, n - i), centers)
-                               for i in range(0, n, LOAD_CHUNK)])
+        centers = random_unit(rng, CLUSTERS, dim)
+        for start in range(0, n, LOAD_CHUNK):
+            base[start:start + LOAD_CHUNK] = clustered_unit(rng, min(LOAD_CHUNK, n - start),
+                                                            centers)
         queries = clustered_unit(rng, n_queries, centers)
         source = f"clustered unit ({CLUSTERS} centres)"
     else:
-        rng = np.random.default_rng(n + dim)
-        base = rng.standard_normal((n, dim)).astype(np.float32)
-        queries = rng.standard_normal((n_queries, dim)).astype(np.float32)
-        base /= np.linalg.norm(base, axis=1, keepdims=True)
-        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        for start in range(0, n, LOAD_CHUNK):
+            base[start:start + LOAD_CHUNK] = random_unit(rng, min(LOAD_CHUNK, n - start), dim)
+        queries = random_unit(rng, n_queries, dim)
         source = "random unit"
-    import faiss
-
-    flat = faiss.IndexFlatIP(dim)
-    flat.add(base)
-    truth = flat.search(queries, K)[1]
-    paths = [workdir / f"{name}-{n}-{dim}.npy" for name in ("base", "queries", "truth")]
-    for path, array in zip(paths, (base, queries, truth)):
-        np.save(path, array)
+    base.flush()
+    del base
+    np.save(paths[1], queries)
+    np.save(paths[2], exact_top_k(str(paths[0]), n, queries))
     return Case(n=n, dim=dim, base_path=str(paths[0]), query_path=str(paths[1]),
                 truth_path=str(paths[2]), source=source)
 
@@ -301,15 +362,21 @@ def _fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _with_cpu(wall: float | None, cpu: float | None) -> str:
+    return f"{'-':>14}" if wall is None else f"{wall:>7.1f} ({cpu:>4.0f})"
+
+
 def print_row(case: Case, row: dict[str, Any]) -> None:
     label = f"{case.n:>9,} {case.dim:>5} {row['engine']:<20}"
     if "error" in row:
         print(f"{label} error: {row['error']}", flush=True)
         return
-    print(f"{label} {row['upsert_per_s']:>10,.0f} {row['load_s']:>8.1f} "
-          f"{_fmt(row['build_s'], '8.1f')} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} "
-          f"{row['recall']:>7.3f} {row['rss_mb']:>8.0f} {_fmt(row['disk_mb'], '8.0f')}  "
-          f"{case.source}", flush=True)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{label} {row['upsert_per_s']:>10,.0f} {_with_cpu(row['load_s'], row['load_cpu'])} "
+          f"{_with_cpu(row['build_s'], row['build_cpu'])} {row['p50_ms']:>8.2f} "
+          f"{row['p95_ms']:>8.2f} {row['recall']:>7.3f} {row['rss_mb']:>8.0f} "
+          f"{row['peak_mb']:>8.0f} {row['anon_mb']:>8.0f} {_fmt(row['disk_mb'], '.0f'):>8}  {case.source}; "
+          f"{row['batches']} batches; load avg {load}", flush=True)
 
 
 def main() -> None:
@@ -331,6 +398,9 @@ def main() -> None:
                         help="vectors when no real index is large enough (default: random; "
                              "with --large clustered)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--local-max", type=int, default=LOCAL_MODE_MAX_N, metavar="N",
+                        help="largest pool qdrant-client local mode runs (brute force in Python; "
+                             "1M at d = 384 takes a few GB and minutes)")
     parser.add_argument("--home", type=Path,
                         default=Path(os.environ.get("RECROSS_HOME", ".recross")))
     parser.add_argument("--build-real", type=int, default=0, metavar="N",
@@ -353,17 +423,18 @@ def main() -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"index benchmark: {os.cpu_count()} CPUs (load average {load}), {args.threads} "
           f"threads, batch {QUERY_BATCH} x top-{K}, {n_queries} queries, recall vs exact "
-          "(FAISS flat)\n")
-    print(f"{'N':>9} {'d':>5} {'engine':<20} {'upsert/s':>10} {'load s':>8} {'build s':>8} "
-          f"{'p50 ms':>8} {'p95 ms':>8} {'rec@64':>7} {'RSS MB':>8} {'disk MB':>8}  vectors")
+          "(numpy brute force)\n")
+    print(f"{'N':>9} {'d':>5} {'engine':<20} {'upsert/s':>10} {'load s (cpu)':>14} "
+          f"{'build s (cpu)':>14} {'p50 ms':>8} {'p95 ms':>8} {'rec@64':>7} {'RSS MB':>8} "
+          f"{'peak MB':>8} {'anon MB':>8} {'disk MB':>8}  vectors")
     with tempfile.TemporaryDirectory(prefix="index-bench-data-") as tmp:
         for dim in dims:
             for n in sizes:
                 case = make_case(n, dim, n_queries, args.home, Path(tmp), synthetic)
                 for engine in args.engines:
-                    if engine == "local" and n > LOCAL_MODE_MAX_N:
+                    if engine == "local" and n > args.local_max:
                         print(f"{n:>9,} {dim:>5} {'qdrant-client local':<20} skipped: above "
-                              f"{LOCAL_MODE_MAX_N:,} points (LOCAL_MODE_MAX_N)", flush=True)
+                              f"{args.local_max:,} points (--local-max)", flush=True)
                         continue
                     for row in run_engine(engine, case, efs=args.ef,
                                           max_batches=n_queries // QUERY_BATCH,

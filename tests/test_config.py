@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import pytest
-from recross.config import load_settings
+from recross.config import dotted_overrides, load_settings
 from recross.errors import ConfigError
 
 
@@ -49,3 +49,9 @@ def test_unparseable_config_file_is_a_clear_error(tmp_path):
     path.write_text("retrieval: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_settings("small", config_file=path, environ={})
+
+
+def test_dotted_overrides_nest_and_refuse_a_missing_value() -> None:
+    assert dotted_overrides(["a.b.c=1", "a.d=x"]) == {"a": {"b": {"c": 1}, "d": "x"}}
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        dotted_overrides(["adaptation.mode"])

@@ -64,6 +64,14 @@ class ModelSettings(_Section):
     # Its indexes are new collections (the encoder name carries the runtime); generation and the
     # fine-tunes stay torch.
     encoder_runtime: Literal["torch", "onnx-int8"] = "torch"
+    # How the reranker scores pairs at retrieval (training stays torch). onnx-int8: its int8
+    # graph by ONNX Runtime (models/onnx_runtime.py; exported once per reranker, ~26 s, cached
+    # under models/onnx-int8/). Measured on these 2 shared cores, MiniLM reranker, 256 real
+    # pairs, interleaved (benchmarks/task_latency.py levers): 20.5 -> 80.9 pairs per CPU-second
+    # (4.0x; wall 4.0 -> 15.8 pairs/s), scores' rank correlation with fp32 0.98. Paper profile
+    # (a GPU): torch; tiny: torch (tests stay fast; tests/reranking/test_scoring_levers.py
+    # covers int8).
+    reranker_runtime: Literal["torch", "onnx-int8"] = "onnx-int8"
     # How texts reach M (models/input_format.py). plain: as they are. reference: "<s> " before
     # every input and target and decoding started from bos, as the reference pipeline did
     # (metax/task_manager/dataloader.py append_another_bos; generate(decoder_start_token_id=bos)).
@@ -81,7 +89,24 @@ class UpstreamTrainingSettings(_Section):
     max_steps: int = Field(240, gt=0)
     batch_size: int = Field(16, gt=0)
     learning_rate: float = Field(2e-4, gt=0)
-    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)  # of max_steps; the linear schedule's warm-up
+    # Learning-rate schedule. linear: warm-up, then decay to 0 at max_steps, so the schedule
+    # depends on the budget and a larger max_steps trains from the start again. constant: flat
+    # after `warmup_steps` (a step count, not a ratio of the budget), so a run is extendable: a
+    # larger max_steps with otherwise identical settings resumes from the smaller budget's last
+    # checkpoint (models/upstream_training.py, benchmarks/m_budget.py).
+    lr_schedule: Literal["linear", "constant"] = "linear"
+    warmup_steps: int | None = Field(None, ge=0)  # required by (and only used by) constant
+    # Input tokens per training example; None: models.max_input_length (what M reads at use).
+    # Measured (benchmarks/m_example_cost.py, 30 steps x 16, 1 thread, same batches): 128 instead
+    # of 256 costs 2.88 vs 3.80 CPU-s a step from the untrained build (held-out loss read at 256
+    # tokens 5.760 vs 5.748) and 2.83 vs 3.89 from the small M (4.853 vs 4.873): -25% per example
+    # for the same loss (39% of the pool's inputs are longer than 128 tokens). Frozen word
+    # embeddings and LM head saved 8-9% more: +0.13 held-out loss from the build, +-0 from the
+    # small M (whose loss 30 steps barely move), so not kept; 3 of 6 decoder layers 16% more for
+    # +0.41; length-grouped batches leave 3% padding, so packing cannot pay. Default None
+    # keeps the existing small M's build valid; 128 is the cheaper choice for a new budget.
+    max_input_length: int | None = Field(None, gt=0)
     weight_decay: float = Field(0.01, ge=0)
     examples_per_task: int | None = Field(None, gt=0)  # cap of the training mixture per task
     # Upstream tasks left out of the training mixture: the pretend-targets
@@ -91,6 +116,14 @@ class UpstreamTrainingSettings(_Section):
     save_steps: int = Field(60, gt=0)
     logging_steps: int = Field(10, gt=0)
     seed: int = 42
+
+    @model_validator(mode="after")
+    def _constant_schedule_has_warmup_steps(self) -> UpstreamTrainingSettings:
+        if self.lr_schedule == "constant" and self.warmup_steps is None:
+            raise ValueError("upstream_training.lr_schedule 'constant' needs warmup_steps (a step "
+                             "count, so that the schedule does not move with the budget). "
+                             "Fix: set upstream_training.warmup_steps, e.g. 12.")
+        return self
 
 
 class GenerationSettings(_Section):
@@ -209,11 +242,28 @@ class MiningSettings(_Section):
     n_tuples: int = Field(12, gt=0)  # paper profile: 512
     query_size: int = Field(16, gt=0)  # |Zq|; reference generator: 8 or 16
     heldout_size: int = Field(16, gt=0)  # |Hq|; reference (gen_better_ds.py) and paper profile: 100
-    candidates: int = Field(40, gt=0)  # reference: TOP_K = 100
+    candidates: int = Field(32, gt=0)  # reference: TOP_K = 100
     # Tasks that are neither pretend query tasks Tq nor candidates. None: the upstream training's
     # holdout_tasks (the pretend-targets), so the reranker never learns from a task that settings
     # are chosen on. Reference: nothing excluded (the paper profile holds nothing out).
     exclude_tasks: list[str] | None = None
+    # How a candidate's effect on Hq is measured. finetune (reference): rounds of group
+    # fine-tunes, each on a fresh copy of M. gradient: per candidate, the first-order loss change
+    # of Hq after one gradient step on that candidate alone (central differences along Hq's
+    # gradient: one backward pass, two forward passes over the candidates; reranking/mining.py).
+    # rounds/groups/finetune_steps/batch size/optimiser apply to finetune only; the ranking of the
+    # candidates does not depend on finetune_learning_rate under gradient (it scales the scores).
+    # Small profile: gradient at 128 tokens and 32 candidates. CPU seconds per tuple (1 thread,
+    # the small M, one kilt_tasks-hotpotqa tuple; wall time here was 3-8x that under load):
+    # finetune as before (2 rounds x 4 groups x 3 steps, 40 candidates, 256 tokens) 23.6; with 1
+    # step of batch 10 21.9; 1 round, 32 candidates, 128 tokens 10.8; gradient at 256 tokens and
+    # 40 candidates 8.3; gradient, 32 candidates, 128 tokens 7.2. Its estimate ranked six
+    # candidates as real one-step fine-tunes on each did (one adjacent pair swapped).
+    scoring: Literal["finetune", "gradient"] = "gradient"  # reference and paper/tiny: finetune
+    gradient_step: float = Field(1e-4, gt=0)  # gradient: the difference step, relative to |theta|
+    # Input tokens of Zq/Hq/candidates in the fine-tunes and losses (None: models.max_input_length;
+    # the retrieval of candidates always uses the index's encoder as built).
+    max_input_length: int | None = Field(128, gt=0)  # paper and tiny profiles: None
     rounds: int = Field(2, gt=0)  # reference: 3
     groups: int = Field(4, gt=0)  # n groups per round; reference: candidates / 20
     finetune_steps: int = Field(3, gt=0)  # reference: one epoch of the group
@@ -245,12 +295,22 @@ class RerankerSettings(_Section):
     # < 1: a fraction of the training steps; >= 1: a number of steps (transformers' warmup_steps).
     warmup_steps: float = Field(0.1, ge=0)  # reference: 100 steps
     max_length: int = Field(128, gt=0)  # pair tokens; reference: 512
+    # How a pair longer than max_length is cut, in training and scoring alike. longest-first:
+    # the tokenizer's (the longer text loses its end; the reference's). keep-ends: the longer
+    # text loses its middle, keeping the instruction at either end of a prompted input
+    # (reranking/cross_encoder.keep_ends). Same cost; its effect on ranking is not yet measured
+    # (no trained reranker in the small profile's state when it was added), so off.
+    truncation: Literal["longest-first", "keep-ends"] = "longest-first"
     lowercase: bool = False  # lower-case query and candidate, training and scoring; reference: on
     head: Literal["one-logit", "two-class"] = "one-logit"  # reference: two-class (softmax CE)
     # A pair's score: probability of "positive" (paper text) or the raw positive logit (code).
     score: Literal["probability", "logit"] = "probability"
     score_batch_size: int = Field(64, gt=0)  # pairs per forward pass when scoring
     heldout_fraction: float = Field(0.2, gt=0, lt=1)  # share of tuples held out for evaluation
+    # Train on the first k queries of each mined tuple (None: all |Zq|). A tuple's labels belong to
+    # its candidates, so more queries of the same task add little but cost in proportion.
+    # Small: 4 (0.12 CPU-s per training pair on one core; 16 queries would quadruple it).
+    queries_per_tuple: int | None = Field(4, gt=0)  # reference, paper and tiny: None (all)
     seed: int = 42
 
 
@@ -283,6 +343,14 @@ class IndexSettings(_Section):
     # segments smaller than this (KB of vectors) are searched exactly even after optimize()
     full_scan_threshold_kb: int = Field(10_000, gt=0)
     upsert_batch_size: int = Field(1024, gt=0)
+    # Encode a pool build's examples longest first (by characters) across the whole build, so
+    # each upsert batch holds texts of similar length and the encoder pads less, instead of in
+    # pool order with only each upsert batch sorted. Same vectors per id
+    # (tests/models/test_pool_order.py). Measured (benchmarks/task_latency.py levers, small
+    # pool, M's encoder): padding over the 17,000 examples +6.0% -> +1.7% of the real tokens;
+    # on 2,048 examples, interleaved on the shared cores, 28.8 -> 27.8 CPU-s (-3.5%; wall
+    # within noise). Off: pool order, as before.
+    pool_sorted_encoding: bool = True
     shard_number: int = Field(1, gt=0)
     replication_factor: int = Field(1, gt=0)
     write_consistency_factor: int = Field(1, gt=0)
@@ -359,7 +427,8 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
                  "upstream_tasks": ["ag_news", "glue-mrpc", "rotten_tomatoes", "sciq",
                                     "cos_e-v1.11", "samsum"]},
         "models": {"upstream_model": "build:tiny-bart", "sbert_model": "build:tiny-sbert",
-                   "reranker_base": "build:tiny-bert", "max_input_length": 64,
+                   "reranker_base": "build:tiny-bert", "reranker_runtime": "torch",
+                   "max_input_length": 64,
                    "max_output_length": 16, "encode_batch_size": 16},
         "upstream_training": {"max_steps": 20, "batch_size": 8, "learning_rate": 1e-3,
                               "save_steps": 10, "logging_steps": 2,
@@ -371,8 +440,10 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
                        "epochs": 1},
         "mining": {"n_tuples": 3, "query_size": 4, "heldout_size": 8, "candidates": 12,
                    "rounds": 2, "groups": 3, "finetune_steps": 2, "finetune_batch_size": 4,
-                   "finetune_learning_rate": 1e-3, "positives": 2},
-        "reranker": {"epochs": 3, "batch_size": 8, "learning_rate": 1e-3, "max_length": 64},
+                   "finetune_learning_rate": 1e-3, "positives": 2, "scoring": "finetune",
+                   "max_input_length": None},
+        "reranker": {"epochs": 3, "batch_size": 8, "learning_rate": 1e-3, "max_length": 64,
+                     "queries_per_tuple": None},
         "index": {"upsert_batch_size": 64},
     },
     # Sized for `make run` on 2 CPU cores (train M, encode the pool twice, mine, train the
@@ -396,17 +467,19 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
         "models": {"upstream_model": "yuchenlin/BART0",
                    "sbert_model": "sentence-transformers/all-distilroberta-v1",
                    "reranker_base": "roberta-base", "max_input_length": 512,
-                   "input_format": "reference"},
+                   "input_format": "reference", "reranker_runtime": "torch"},
         "index": {"upstream_distance": "euclid"},
         "adaptation": {"learning_rate": 6e-6, "batch_size": 4, "epochs": 1,
                        "lr_schedule": "constant", "max_grad_norm": 0.1, "label_smoothing": 0.1,
                        "length_grouped_batches": False, "answer_choice": "random"},
         "mining": {"n_tuples": 512, "query_size": 16, "heldout_size": 100, "candidates": 100,
+                   "scoring": "finetune", "max_input_length": None,
                    "rounds": 3, "groups": 5, "finetune_steps": 10, "finetune_batch_size": 2,
                    "positives": 16, "finetune_learning_rate": 3e-5, "finetune_warmup_steps": 3,
                    "finetune_schedule": "linear", "finetune_weight_decay": 0.01,
                    "finetune_max_grad_norm": 0.1, "finetune_label_smoothing": 0.1},
         "reranker": {"epochs": 5, "batch_size": 64, "learning_rate": 1e-5, "warmup_steps": 100,
+                     "queries_per_tuple": None,
                      "max_length": 512, "lowercase": True, "head": "two-class", "score": "logit"},
         "evaluation": {"undouble_predictions": True, "empty_em_matches": True},
     },
@@ -420,6 +493,26 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "QDRANT_API_KEY": ("index", "api_key"),
     "MLFLOW_TRACKING_URI": ("tracking", "tracking_uri"),
 }
+
+
+def dotted_overrides(items: list[str]) -> dict[str, Any]:
+    """``["section.key=value", ...]`` (values read as YAML) as a nested overrides dict.
+
+    >>> dotted_overrides(["adaptation.mode=lora", "retrieval.retrieved_size=64"])
+    {'adaptation': {'mode': 'lora'}, 'retrieval': {'retrieved_size': 64}}
+    """
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} is not KEY=VALUE. Fix: write e.g. "
+                              "adaptation.learning_rate=3e-5.")
+        *sections, name = key.split(".")
+        node = overrides
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[name] = yaml.safe_load(value)
+    return overrides
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

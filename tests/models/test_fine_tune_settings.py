@@ -40,7 +40,7 @@ def test_adaptation_lr_reaches_the_optimizer_unchanged_and_stays_constant(tiny_b
 
 def test_trainer_carries_schedule_clip_smoothing_and_batching(tiny_bundle, examples, tmp_path):
     trainer = _trainer(tiny_bundle, examples, tmp_path, lr_schedule="constant",
-                       max_grad_norm=0.1, label_smoothing=0.1, length_grouped=False)
+                       max_grad_norm=0.1, label_smoothing=0.1, sampling="random")
     assert trainer.optimizer.param_groups[0]["lr"] == 6e-6
     assert [trainer.lr_scheduler.lr_lambdas[0](step) for step in (0, 5, 9)] == [1.0] * 3
     assert trainer.args.max_grad_norm == 0.1 and trainer.label_smoothing == 0.1

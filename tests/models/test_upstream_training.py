@@ -85,3 +85,89 @@ def test_training_resumes_from_its_last_checkpoint_after_sigkill(tiny_pool, tmp_
     resumed = {e["step"]: e["loss"] for e in result.loss_curve}
     assert all(resumed[e["step"]] == e["loss"] for e in logged_before)  # history came from disk
     assert (out / ".complete").is_file()
+
+
+def _extendable(settings, steps, **training):
+    return settings.model_copy(update={"upstream_training": settings.upstream_training.model_copy(
+        update={"lr_schedule": "constant", "warmup_steps": 2, "max_steps": steps, **training})})
+
+
+@pytest.fixture
+def steps_run(monkeypatch):
+    """Counts the optimizer steps each build really runs (not the ones loaded from a checkpoint)."""
+    from recross.models import upstream_training
+    from transformers import TrainerCallback
+
+    counted: list[int] = []
+
+    class Count(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            counted[-1] += 1
+
+    def counting_trainer(*args, **kwargs):
+        counted.append(0)
+        trainer = make_trainer(*args, **kwargs)
+        trainer.add_callback(Count())
+        return trainer
+
+    make_trainer = upstream_training.make_trainer
+    monkeypatch.setattr(upstream_training, "make_trainer", counting_trainer)
+    return counted
+
+
+def test_mixture_and_length_blocks_of_a_larger_budget_start_with_the_smaller_one(tiny_pool):
+    from recross.models.upstream_training import LENGTH_BLOCK_BATCHES, in_length_blocks
+
+    assert training_mixture(tiny_pool, size=100, seed=3) == \
+        training_mixture(tiny_pool, size=250, seed=3)[:100]
+    block = LENGTH_BLOCK_BATCHES * 2
+    features = [{"input_ids": [1] * (i % 7 + 1), "labels": [i]} for i in range(3 * block)]
+    one, three = (in_length_blocks(features[:n], batch_size=2, seed=0) for n in (block, 3 * block))
+    assert three[:block] == one and sorted(map(str, three)) == sorted(map(str, features))
+    batch_lengths = [{len(f["input_ids"]) for f in one[i:i + 2]} for i in range(0, block, 2)]
+    assert max(len(lengths) for lengths in batch_lengths) <= 2  # neighbours in length
+
+
+def test_a_larger_budget_extends_the_smaller_one_under_a_constant_schedule(
+        tiny_settings, tiny_pool, tmp_path, steps_run):
+    small = build_upstream_model(_extendable(tiny_settings, 10), tiny_pool, out_dir=tmp_path / "a",
+                                 progress=False)
+    extended = build_upstream_model(_extendable(tiny_settings, 20), tiny_pool,
+                                    out_dir=tmp_path / "b", progress=False)
+    elsewhere = _extendable(tiny_settings, 20).model_copy(update={"home": tmp_path / "other"})
+    scratch = build_upstream_model(elsewhere, tiny_pool, out_dir=tmp_path / "c", progress=False)
+    assert steps_run == [10, 10, 20]  # the extension ran only the new steps
+    assert (small.steps, extended.steps) == (10, 20)
+    assert extended.loss_curve[:len(small.loss_curve)] == small.loss_curve  # history from disk
+    # the same model as 20 steps from scratch: same batches in the same order, same schedule
+    assert [e["loss"] for e in scratch.loss_curve] == pytest.approx(
+        [e["loss"] for e in extended.loss_curve], abs=1e-4)
+
+
+def test_a_changed_setting_besides_the_budget_trains_from_the_start(
+        tiny_settings, tiny_pool, tmp_path, steps_run):
+    build_upstream_model(_extendable(tiny_settings, 10), tiny_pool, out_dir=tmp_path / "a",
+                         progress=False)
+    build_upstream_model(_extendable(tiny_settings, 20, learning_rate=5e-4), tiny_pool,
+                         out_dir=tmp_path / "b", progress=False)
+    assert steps_run == [10, 20]
+
+
+def test_a_new_budget_of_a_linear_schedule_restarts_and_says_why(
+        tiny_settings, tiny_pool, tmp_path, steps_run, caplog):
+    linear = tiny_settings.upstream_training
+    build_upstream_model(tiny_settings.model_copy(update={"upstream_training": linear.model_copy(
+        update={"max_steps": 10})}), tiny_pool, out_dir=tmp_path / "a", progress=False)
+    with caplog.at_level("WARNING", logger="recross.models.upstream_training"):
+        build_upstream_model(tiny_settings, tiny_pool, out_dir=tmp_path / "b", progress=False)
+    assert steps_run == [10, tiny_settings.upstream_training.max_steps]
+    assert "restarts from step 0" in caplog.text and "lr_schedule=constant" in caplog.text
+
+
+def test_a_constant_schedule_needs_warmup_in_steps():
+    from recross.config import load_settings
+    from recross.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="warmup_steps"):
+        load_settings("tiny", overrides={"upstream_training": {"lr_schedule": "constant"}},
+                      environ={})

@@ -115,3 +115,44 @@ def test_mining_excludes_the_pretend_targets_unless_told_otherwise() -> None:
     explicit = load_settings("small", overrides={"mining": {"exclude_tasks": []}}, environ={})
     assert mining_settings(explicit).exclude_tasks == []
     assert mining_settings(load_settings("paper", environ={})).exclude_tasks == []
+
+
+def test_gradient_scoring_mines_one_first_order_loss_per_candidate(tiny_dagger, tiny_bundle,
+                                                                   tmp_path, mine_into):
+    run = mine_into(tiny_dagger, tiny_bundle, tmp_path, n_tuples=2, scoring="gradient")
+    for _, tuple_rows in run.table.groupby("tuple_id"):
+        assert all(len(losses) == 1 for losses in tuple_rows.candidate_losses)
+        assert (tuple_rows[tuple_rows.label == 1].candidate_loss.max()
+                <= tuple_rows[tuple_rows.label == 0].candidate_loss.min())
+    again = mine_into(tiny_dagger, tiny_bundle, tmp_path / "again", n_tuples=2,
+                      scoring="gradient")
+    assert_frame_equal(run.table.drop(columns="tuple_seconds"),
+                       again.table.drop(columns="tuple_seconds"))
+
+
+def test_gradient_scores_match_one_plain_gradient_step_on_each_candidate(tiny_pool, tiny_bundle):
+    """The forward-only estimate equals what it stands for: Hq's loss after one SGD step on x."""
+    import torch
+    from mining_helpers import LENGTHS, one_torch_thread
+    from recross.models import mean_loss
+    from recross.reranking.mining import _first_order_losses, _mean_loss_gradient, _Tuple
+
+    lr = 1e-3
+    examples = tiny_pool.examples
+    drawn = _Tuple(task="t", queries=[], heldout=examples[:6], candidates=examples[6:10])
+    settings = TINY.mining.model_copy(update={"scoring": "gradient", "finetune_learning_rate": lr})
+    with one_torch_thread():
+        base = mean_loss(tiny_bundle, drawn.heldout, batch_size=8, **LENGTHS)
+        predicted = _first_order_losses(tiny_bundle, drawn, base_loss=base, settings=settings,
+                                        lengths=LENGTHS)
+        for candidate, estimate in zip(drawn.candidates, predicted):
+            stepped = tiny_bundle.copy()
+            params = list(stepped.model.parameters())
+            grads = _mean_loss_gradient(stepped, [candidate], params=params, lengths=LENGTHS,
+                                        batch_size=8)
+            with torch.no_grad():
+                for p, g in zip(params, grads):
+                    p.sub_(g, alpha=lr)
+            actual = mean_loss(stepped, drawn.heldout, batch_size=8, **LENGTHS)
+            assert abs(actual - base) > 1e-4  # a step that moves the loss measurably
+            assert estimate - base == pytest.approx(actual - base, rel=0.1)

@@ -148,3 +148,12 @@ def test_lexical_retrievers_name_what_they_miss(tiny_pool):
         make_retriever("bm25", pool=tiny_pool, settings=RetrievalSettings())
     with pytest.raises(ConfigError, match="hybrid collection"):
         make_retriever("hybrid", pool=tiny_pool, settings=RetrievalSettings())
+
+
+def test_a_dense_index_is_not_taken_for_a_lexical_collection_nor_the_reverse(tiny_pool, parts):
+    with pytest.raises(IndexStoreError, match="searches a lexical collection"):
+        make_retriever("bm25", pool=tiny_pool, settings=RetrievalSettings(),
+                       index=parts["sbert"]["index"])
+    with pytest.raises(IndexStoreError, match="searches a dense collection"):
+        make_retriever("recross-dagger", pool=tiny_pool, settings=RetrievalSettings(),
+                       index=parts["hybrid"]["index"], encoder=parts["hybrid"]["encoder"])

@@ -8,12 +8,19 @@
     >>> hits = index.search(query_vectors, k=64, filters=TaskFilter(exclude_tasks=("piqa",)))
 """
 
-from recross.index.base import ExampleIndex, Hit, IndexInfo, StoredBatch, point_id
+from recross.index.base import (
+    ExampleIndex,
+    Hit,
+    IndexInfo,
+    QdrantCollection,
+    StoredBatch,
+    point_id,
+)
 from recross.index.build import BuildReport, build_index
 from recross.index.factory import collection_name, open_index
 from recross.index.filters import TaskFilter
 from recross.index.transfer import ExportManifest, export_index, import_index, read_manifest
 
-__all__ = ["BuildReport", "ExampleIndex", "ExportManifest", "Hit", "IndexInfo", "StoredBatch",
-           "TaskFilter", "build_index", "collection_name", "export_index", "import_index",
-           "open_index", "point_id", "read_manifest"]
+__all__ = ["BuildReport", "ExampleIndex", "ExportManifest", "Hit", "IndexInfo",
+           "QdrantCollection", "StoredBatch", "TaskFilter", "build_index", "collection_name",
+           "export_index", "import_index", "open_index", "point_id", "read_manifest"]

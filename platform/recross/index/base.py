@@ -23,10 +23,10 @@ from __future__ import annotations
 import hashlib
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Sized
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 
 import numpy as np
 
@@ -40,6 +40,8 @@ POINT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/INK-USC/
 PAYLOAD_FIELDS = ("example_id", "task", "template", "split", "source_index")
 KEYWORD_INDEXED_FIELDS = ("task", "template")
 MANIFEST_VERSION = 1
+# What a collection stores per batch of points: an ``(n, d)`` array for a dense index.
+P = TypeVar("P", bound=Sized)
 
 
 _NAMESPACE_BYTES = POINT_ID_NAMESPACE.bytes
@@ -181,11 +183,20 @@ def check_vectors(vectors: np.ndarray, *, dimension: int, where: str, what: str)
     return array
 
 
-class ExampleIndex(ABC):
-    """One collection of upstream-example vectors: write, look up, search.
+def check_payload_fields(payloads: Sequence[dict[str, Any]]) -> None:
+    """Every point's payload carries :data:`PAYLOAD_FIELDS` (checked on the first)."""
+    missing = [f for f in PAYLOAD_FIELDS if payloads and f not in payloads[0]]
+    if missing:
+        raise IndexStoreError(f"payloads lack the fields {missing}; every point needs "
+                              f"{list(PAYLOAD_FIELDS)}.")
 
-    Open one with :func:`recross.index.open_index`; close it (or use ``with``) to release the
-    files and connections.
+
+class QdrantCollection(ABC, Generic[P]):
+    """One Qdrant collection of upstream-example points: write, look up, count, optimize, close.
+
+    What dense indexes (:class:`ExampleIndex`) and lexical collections
+    (:class:`recross.index.lexical.LexicalIndex`) share; ``P`` is what :meth:`upsert_records`
+    stores beside the payloads, so each kind takes only its own points.
     """
 
     collection: str
@@ -206,7 +217,7 @@ class ExampleIndex(ABC):
     def existing_ids(self, example_ids: Sequence[str]) -> set[str]:
         """Which of ``example_ids`` are already stored."""
 
-    def upsert(self, examples: Sequence[Example], vectors: np.ndarray) -> None:
+    def upsert(self, examples: Sequence[Example], vectors: P) -> None:
         """Write (or overwrite) one point per example; returns once the points are durable."""
         if len(examples) != len(vectors):
             raise IndexStoreError(f"upsert got {len(examples)} examples but {len(vectors)} "
@@ -214,30 +225,12 @@ class ExampleIndex(ABC):
         self.upsert_records([example_payload(e) for e in examples], vectors)
 
     @abstractmethod
-    def upsert_records(self, payloads: Sequence[dict[str, Any]], vectors: np.ndarray) -> None:
+    def upsert_records(self, payloads: Sequence[dict[str, Any]], vectors: P) -> None:
         """Write points given their payloads (each with ``example_id``); used by import."""
-
-    @abstractmethod
-    def search(self, vectors: np.ndarray, *, k: int, filters: TaskFilter | None = None,
-               exact: bool | None = None, hnsw_ef: int | None = None) -> list[list[Hit]]:
-        """Top-``k`` hits per query vector, best first.
-
-        ``exact`` and ``hnsw_ef`` default to the settings; ``ef`` is raised to ``k`` when lower.
-        """
-
-    @abstractmethod
-    def search_diverse(self, vectors: np.ndarray, *, k: int, diversity: float, candidates: int,
-                       filters: TaskFilter | None = None) -> list[list[Hit]]:
-        """Top-``k`` per query chosen by Qdrant's maximal marginal relevance among the
-        ``candidates`` nearest: ``diversity`` 0 keeps plain relevance order, 1 only diversity."""
 
     @abstractmethod
     def optimize(self) -> None:
         """Build the HNSW graph; call once after a bulk load (searches are exact until then)."""
-
-    @abstractmethod
-    def iter_batches(self, batch_size: int) -> Iterator[StoredBatch]:
-        """Every stored point with its vector and payload, in batches (export)."""
 
     @abstractmethod
     def info(self) -> IndexInfo:
@@ -260,13 +253,36 @@ class ExampleIndex(ABC):
         return check_vectors(vectors, dimension=self.dimension, where=self.where,
                              what="query vectors")
 
+
+class ExampleIndex(QdrantCollection[np.ndarray]):
+    """One collection of upstream-example vectors: write, look up, search.
+
+    Open one with :func:`recross.index.open_index`; close it (or use ``with``) to release the
+    files and connections.
+    """
+
+    @abstractmethod
+    def search(self, vectors: np.ndarray, *, k: int, filters: TaskFilter | None = None,
+               exact: bool | None = None, hnsw_ef: int | None = None) -> list[list[Hit]]:
+        """Top-``k`` hits per query vector, best first.
+
+        ``exact`` and ``hnsw_ef`` default to the settings; ``ef`` is raised to ``k`` when lower.
+        """
+
+    @abstractmethod
+    def search_diverse(self, vectors: np.ndarray, *, k: int, diversity: float, candidates: int,
+                       filters: TaskFilter | None = None) -> list[list[Hit]]:
+        """Top-``k`` per query chosen by Qdrant's maximal marginal relevance among the
+        ``candidates`` nearest: ``diversity`` 0 keeps plain relevance order, 1 only diversity."""
+
+    @abstractmethod
+    def iter_batches(self, batch_size: int) -> Iterator[StoredBatch]:
+        """Every stored point with its vector and payload, in batches (export)."""
+
     def _check_points(self, payloads: Sequence[dict[str, Any]], vectors: np.ndarray) -> np.ndarray:
         if len(payloads) != len(vectors):
             raise IndexStoreError(f"got {len(payloads)} payloads but {len(vectors)} vectors; "
                                   "they must pair one to one.")
-        missing = [f for f in PAYLOAD_FIELDS if payloads and f not in payloads[0]]
-        if missing:
-            raise IndexStoreError(f"payloads lack the fields {missing}; every point needs "
-                                  f"{list(PAYLOAD_FIELDS)}.")
+        check_payload_fields(payloads)
         return check_vectors(vectors, dimension=self.dimension, where=self.where,
                              what="vectors to store")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from typing import Any
 
 from recross.data import Example
 from recross.errors import IndexStoreError
-from recross.index.base import ExampleIndex
+from recross.index.base import P, QdrantCollection
 from recross.progress import progress_bar
 
 
@@ -24,7 +23,7 @@ class BuildReport:
     seconds: float
 
 
-def check_all_stored(index: ExampleIndex, example_ids: Sequence[str]) -> None:
+def check_all_stored(index: QdrantCollection[Any], example_ids: Sequence[str]) -> None:
     """Raise unless every one of ``example_ids`` has its point: the final check of a build.
 
     Counted by id, not by the collection's size, because a collection holds several upstream
@@ -38,8 +37,8 @@ def check_all_stored(index: ExampleIndex, example_ids: Sequence[str]) -> None:
             "the collection and rebuild it.")
 
 
-def build_index(index: ExampleIndex, examples: Sequence[Example],
-                encode: Callable[[Sequence[str]], np.ndarray], *, batch_size: int,
+def build_index(index: QdrantCollection[P], examples: Sequence[Example],
+                encode: Callable[[Sequence[str]], P], *, batch_size: int,
                 progress: bool = True) -> BuildReport:
     """Encode and store every example not yet in ``index``, batch by batch.
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
@@ -33,6 +34,8 @@ from recross.index.base import (
     Hit,
     IndexInfo,
     Manifest,
+    P,
+    QdrantCollection,
     StoredBatch,
     filter_clauses,
     point_id,
@@ -52,8 +55,10 @@ _CLIENT_DISTANCE = {"dot": models.Distance.DOT, "cosine": models.Distance.COSINE
                     "euclid": models.Distance.EUCLID}
 
 
-class QdrantClientIndex(ExampleIndex):
-    """An example index in a Qdrant server/cluster (``url``) or in local mode (``location``)."""
+class QdrantClientCollection(QdrantCollection[P]):
+    """A collection in a Qdrant server/cluster (``url``) or in local mode (``location``):
+    connection, retries, payload indexes, counts, HNSW, close. Subclasses lay out, write and
+    search their own vectors."""
 
     def __init__(self, settings: IndexSettings, *, collection: str, dimension: int,
                  encoder_name: str, home: Path, distance: IndexDistance = "dot") -> None:
@@ -127,6 +132,72 @@ class QdrantClientIndex(ExampleIndex):
                     self._client.create_payload_index, name, field_name=field,
                     field_schema=models.PayloadSchemaType.KEYWORD, wait=True))
 
+    @abstractmethod
+    def _check_existing(self) -> None:
+        """Raise unless the existing collection has this kind's vectors and a matching manifest."""
+
+    @abstractmethod
+    def _create(self) -> None:
+        """Create the collection with this kind's vectors and the manifest in its metadata."""
+
+    def count(self) -> int:
+        return self._call("count the points",
+                          lambda: self._client.count(self.collection, exact=True).count)
+
+    def existing_ids(self, example_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(example_ids), _LOOKUP_CHUNK):
+            by_point = {point_id(e): e for e in example_ids[start:start + _LOOKUP_CHUNK]}
+            ids = list(by_point)
+            records = self._call("look up points", partial(
+                self._client.retrieve, self.collection, ids=ids, with_payload=False,
+                with_vectors=False))
+            found.update(by_point[str(r.id)] for r in records)
+        return found
+
+    def optimize(self) -> None:
+        """Server: enable indexing and wait for green. Local mode has no HNSW: nothing to do."""
+        if not self._server:
+            return
+        enable = models.OptimizersConfigDiff(indexing_threshold=INDEXING_THRESHOLD_KB)
+        self._call("enable indexing", lambda: self._client.update_collection(
+            self.collection, optimizers_config=enable))
+        started = time.monotonic()
+        while True:
+            status = self._call("read the collection status", lambda: self._client.get_collection(
+                self.collection)).status
+            if status == models.CollectionStatus.GREEN:
+                return
+            if status == models.CollectionStatus.RED:
+                raise IndexStoreError(f"{self.where} reports status red while building HNSW. "
+                                      "Fix: read the server log, then rebuild the collection.")
+            waited = time.monotonic() - started
+            if waited > self._settings.optimize_timeout_s:
+                raise IndexStoreError(
+                    f"{self.where} is still {status} after {waited:.0f}s of HNSW building. Fix: "
+                    "raise index.optimize_timeout_s, or check the server's load and log; the "
+                    "points are stored, so `optimize` can simply be run again.")
+            log.info("waiting for HNSW build of %s (%s, %.0fs)", self.where, status, waited)
+            time.sleep(_OPTIMIZE_POLL_S)
+
+    def info(self) -> IndexInfo:
+        details = self._call("read the collection",
+                             lambda: self._client.get_collection(self.collection))
+        return IndexInfo(backend=self._settings.backend, location=self._location,
+                         collection=self.collection, encoder_name=self.encoder_name,
+                         dimension=self.dimension, points=int(details.points_count or 0),
+                         indexed_vectors=(details.indexed_vectors_count if self._server
+                                          else None))
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._client.close()
+
+
+class QdrantClientIndex(QdrantClientCollection[np.ndarray], ExampleIndex):
+    """An example index in a Qdrant server/cluster (``url``) or in local mode (``location``)."""
+
     def _check_existing(self) -> None:
         config = self._call("read the collection",
                             lambda: self._client.get_collection(self.collection)).config
@@ -170,21 +241,6 @@ class QdrantClientIndex(ExampleIndex):
         self._call("create the collection", lambda: self._client.create_collection(
             self.collection, vectors_config=vectors, metadata=manifest, **cluster))
 
-    def count(self) -> int:
-        return self._call("count the points",
-                          lambda: self._client.count(self.collection, exact=True).count)
-
-    def existing_ids(self, example_ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(example_ids), _LOOKUP_CHUNK):
-            by_point = {point_id(e): e for e in example_ids[start:start + _LOOKUP_CHUNK]}
-            ids = list(by_point)
-            records = self._call("look up points", partial(
-                self._client.retrieve, self.collection, ids=ids, with_payload=False,
-                with_vectors=False))
-            found.update(by_point[str(r.id)] for r in records)
-        return found
-
     def upsert_records(self, payloads: Sequence[dict[str, Any]], vectors: np.ndarray) -> None:
         array = self._check_points(payloads, vectors)
         step = self._settings.upsert_batch_size
@@ -223,31 +279,6 @@ class QdrantClientIndex(ExampleIndex):
         return [[Hit.from_payload(p.payload or {}, similarity(p.score, self.distance))
                  for p in r.points] for r in responses]
 
-    def optimize(self) -> None:
-        """Server: enable indexing and wait for green. Local mode has no HNSW: nothing to do."""
-        if not self._server:
-            return
-        enable = models.OptimizersConfigDiff(indexing_threshold=INDEXING_THRESHOLD_KB)
-        self._call("enable indexing", lambda: self._client.update_collection(
-            self.collection, optimizers_config=enable))
-        started = time.monotonic()
-        while True:
-            status = self._call("read the collection status", lambda: self._client.get_collection(
-                self.collection)).status
-            if status == models.CollectionStatus.GREEN:
-                return
-            if status == models.CollectionStatus.RED:
-                raise IndexStoreError(f"{self.where} reports status red while building HNSW. "
-                                      "Fix: read the server log, then rebuild the collection.")
-            waited = time.monotonic() - started
-            if waited > self._settings.optimize_timeout_s:
-                raise IndexStoreError(
-                    f"{self.where} is still {status} after {waited:.0f}s of HNSW building. Fix: "
-                    "raise index.optimize_timeout_s, or check the server's load and log; the "
-                    "points are stored, so `optimize` can simply be run again.")
-            log.info("waiting for HNSW build of %s (%s, %.0fs)", self.where, status, waited)
-            time.sleep(_OPTIMIZE_POLL_S)
-
     def iter_batches(self, batch_size: int) -> Iterator[StoredBatch]:
         offset = None
         while True:
@@ -260,20 +291,6 @@ class QdrantClientIndex(ExampleIndex):
                                                      dtype=np.float32))
             if offset is None:
                 return
-
-    def info(self) -> IndexInfo:
-        details = self._call("read the collection",
-                             lambda: self._client.get_collection(self.collection))
-        return IndexInfo(backend=self._settings.backend, location=self._location,
-                         collection=self.collection, encoder_name=self.encoder_name,
-                         dimension=self.dimension, points=int(details.points_count or 0),
-                         indexed_vectors=(details.indexed_vectors_count if self._server
-                                          else None))
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._client.close()
 
 
 def _client_filter(filters: TaskFilter | None) -> models.Filter | None:

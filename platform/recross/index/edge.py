@@ -32,6 +32,8 @@ from recross.index.base import (
     Hit,
     IndexInfo,
     Manifest,
+    P,
+    QdrantCollection,
     StoredBatch,
     filter_clauses,
     point_id,
@@ -61,8 +63,12 @@ def embedded_collections(home: Path) -> dict[str, Manifest]:
     return found
 
 
-class EdgeIndex(ExampleIndex):
-    """An example index in a local Qdrant Edge shard."""
+class EdgeCollection(QdrantCollection[P]):
+    """A collection in a local Qdrant Edge shard: manifest, lock, shard, counts, HNSW, close.
+
+    Subclasses write and search their own vectors; :meth:`_edge_config` is the dense layout
+    (one unnamed vector), which a lexical collection rearranges.
+    """
 
     def __init__(self, settings: IndexSettings, *, folder: Path, collection: str, dimension: int,
                  encoder_name: str, distance: IndexDistance = "dot") -> None:
@@ -161,6 +167,33 @@ class EdgeIndex(ExampleIndex):
             found.update(by_point[str(r.id)] for r in records)
         return found
 
+    def optimize(self) -> None:
+        with self._engine_errors("build the HNSW index"):
+            self._shard.optimize()
+            self._shard.flush()
+
+    def info(self) -> IndexInfo:
+        with self._engine_errors("read shard info"):
+            shard_info = self._shard.info()
+        return IndexInfo(backend="edge", location=str(self._folder), collection=self.collection,
+                         encoder_name=self.encoder_name, dimension=self.dimension,
+                         points=int(shard_info.points_count),
+                         indexed_vectors=int(shard_info.indexed_vectors_count))
+
+    def close(self) -> None:
+        if self._lock is None:
+            return
+        try:
+            self._shard.flush()
+            self._shard.close()
+        finally:
+            self._lock.release()
+            self._lock = None  # type: ignore[assignment]
+
+
+class EdgeIndex(EdgeCollection[np.ndarray], ExampleIndex):
+    """An example index in a local Qdrant Edge shard."""
+
     def upsert_records(self, payloads: Sequence[dict[str, Any]], vectors: np.ndarray) -> None:
         """Write in batches of ``upsert_batch_size``, then flush.
 
@@ -206,11 +239,6 @@ class EdgeIndex(ExampleIndex):
         return [[Hit.from_payload(p.payload or {}, similarity(p.score, self.distance))
                  for p in points] for points in results]
 
-    def optimize(self) -> None:
-        with self._engine_errors("build the HNSW index"):
-            self._shard.optimize()
-            self._shard.flush()
-
     def iter_batches(self, batch_size: int) -> Iterator[StoredBatch]:
         offset = None
         while True:
@@ -223,24 +251,6 @@ class EdgeIndex(ExampleIndex):
                                                      dtype=np.float32))
             if offset is None:
                 return
-
-    def info(self) -> IndexInfo:
-        with self._engine_errors("read shard info"):
-            shard_info = self._shard.info()
-        return IndexInfo(backend="edge", location=str(self._folder), collection=self.collection,
-                         encoder_name=self.encoder_name, dimension=self.dimension,
-                         points=int(shard_info.points_count),
-                         indexed_vectors=int(shard_info.indexed_vectors_count))
-
-    def close(self) -> None:
-        if self._lock is None:
-            return
-        try:
-            self._shard.flush()
-            self._shard.close()
-        finally:
-            self._lock.release()
-            self._lock = None  # type: ignore[assignment]
 
 
 def _edge_filter(filters: TaskFilter | None) -> qe.Filter | None:

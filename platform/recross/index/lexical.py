@@ -21,17 +21,25 @@ the same way (:func:`recross.index.build_index` for ``bm25``, :func:`build_hybri
 from __future__ import annotations
 
 import time
+from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 import numpy as np
 
 from recross.config import IndexDistance, IndexSettings
 from recross.data import UpstreamPool
 from recross.errors import IndexStoreError
-from recross.index.base import PAYLOAD_FIELDS, ExampleIndex, Hit, StoredBatch, check_vectors
+from recross.index.base import (
+    ExampleIndex,
+    Hit,
+    QdrantCollection,
+    StoredBatch,
+    check_payload_fields,
+    check_vectors,
+)
 from recross.index.bm25 import Bm25Encoder, SparseTerms
 from recross.index.build import BuildReport
 from recross.index.filters import TaskFilter
@@ -52,58 +60,6 @@ class LexicalPoints:
         return len(self.sparse)
 
 
-class LexicalIndex(Protocol):
-    """The searches of a lexical collection (both backends implement them)."""
-
-    collection: str
-    encoder_name: str
-    dense_dimension: int | None
-
-    @property
-    def where(self) -> str: ...
-
-    def count(self) -> int: ...
-
-    def search_sparse(self, queries: Sequence[SparseTerms], *, k: int,
-                      filters: TaskFilter | None = None) -> list[list[Hit]]:
-        """Top-``k`` BM25 hits per query, best first (a query without terms gets none)."""
-        ...
-
-    def search_fused(self, dense: np.ndarray, sparse: Sequence[SparseTerms], *, k: int,
-                     prefetch: int, rrf_k: int,
-                     filters: TaskFilter | None = None) -> list[list[Hit]]:
-        """Per query: ``prefetch`` dense and ``prefetch`` BM25 hits fused by RRF, top ``k``.
-
-        Qdrant's RRF scores a point ``sum over lists of 1 / (rrf_k + rank)``, rank 0-based.
-        """
-        ...
-
-    def close(self) -> None: ...
-
-
-def check_lexical_points(index: ExampleIndex, payloads: Sequence[dict[str, Any]],
-                         points: LexicalPoints) -> np.ndarray | None:
-    """Payloads and points pair up; a hybrid collection gets finite dense vectors, others none."""
-    if len(payloads) != len(points) or (points.dense is not None
-                                        and len(points.dense) != len(points)):
-        raise IndexStoreError(f"got {len(payloads)} payloads for {len(points)} BM25 vectors "
-                              f"and {0 if points.dense is None else len(points.dense)} dense "
-                              "vectors; they must pair one to one.")
-    missing = [f for f in PAYLOAD_FIELDS if payloads and f not in payloads[0]]
-    if missing:
-        raise IndexStoreError(f"payloads lack the fields {missing}; every point needs "
-                              f"{list(PAYLOAD_FIELDS)}.")
-    hybrid = getattr(index, "dense_dimension", None)
-    if (points.dense is None) != (hybrid is None):
-        raise IndexStoreError(
-            f"{index.where} {'needs' if hybrid else 'takes no'} dense vectors beside the BM25 "
-            "vectors. Fix: build hybrid collections with build_hybrid_index and BM25 "
-            "collections from BM25 vectors alone.")
-    if points.dense is None:
-        return None
-    return check_vectors(points.dense, dimension=hybrid, where=index.where, what="dense vectors")
-
-
 def ordered(hits: list[Hit]) -> list[Hit]:
     """Best first, equal scores by example id: backends break ties differently, this does not."""
     return sorted(hits, key=lambda h: (-round(h.score, 6), h.example_id))
@@ -116,24 +72,66 @@ def lexical_only(where: str) -> IndexStoreError:
                            "search or export; a lexical collection is rebuilt from the pool.")
 
 
-class DenseCallsRefused:
-    """Mixed in before a backend's index class: a lexical-only collection (no dense vectors)
-    refuses dense searches and exports with :func:`lexical_only`, on every backend alike."""
+class LexicalIndex(QdrantCollection[LexicalPoints]):
+    """A BM25 (``dense_dimension`` None) or hybrid collection; both backends implement its
+    searches (:mod:`recross.index.lexical_edge`, :mod:`recross.index.lexical_client`).
 
-    dense_dimension: int
-    where: str
+    Not an :class:`ExampleIndex`: the dense index's searches and export, called on it anyway
+    (untyped code, a notebook), fail with :func:`lexical_only` on every backend alike.
+    """
 
-    def _check_queries(self, vectors: np.ndarray, k: int) -> np.ndarray:
-        if not self.dense_dimension:
-            raise lexical_only(self.where)
-        return super()._check_queries(vectors, k)  # type: ignore[misc]
+    dense_dimension: int | None
+
+    @abstractmethod
+    def search_sparse(self, queries: Sequence[SparseTerms], *, k: int,
+                      filters: TaskFilter | None = None) -> list[list[Hit]]:
+        """Top-``k`` BM25 hits per query, best first (a query without terms gets none)."""
+
+    @abstractmethod
+    def search_fused(self, dense: np.ndarray, sparse: Sequence[SparseTerms], *, k: int,
+                     prefetch: int, rrf_k: int,
+                     filters: TaskFilter | None = None) -> list[list[Hit]]:
+        """Per query: ``prefetch`` dense and ``prefetch`` BM25 hits fused by RRF, top ``k``.
+
+        Qdrant's RRF scores a point ``sum over lists of 1 / (rrf_k + rank)``, rank 0-based.
+        """
 
     def search(self, vectors: np.ndarray, *, k: int, filters: TaskFilter | None = None,
                exact: bool | None = None, hnsw_ef: int | None = None) -> NoReturn:
         raise lexical_only(self.where)
 
+    def search_diverse(self, vectors: np.ndarray, *, k: int, diversity: float, candidates: int,
+                       filters: TaskFilter | None = None) -> NoReturn:
+        raise lexical_only(self.where)
+
     def iter_batches(self, batch_size: int) -> Iterator[StoredBatch]:
         raise lexical_only(self.where)
+
+    def _check_queries(self, vectors: np.ndarray, k: int) -> np.ndarray:
+        if not self.dense_dimension:
+            raise lexical_only(self.where)
+        return super()._check_queries(vectors, k)
+
+    def _check_points(self, payloads: Sequence[dict[str, Any]],
+                      points: LexicalPoints) -> np.ndarray | None:
+        """Payloads and points pair up; a hybrid collection gets finite dense vectors, others
+        none (returned as the array to store)."""
+        if len(payloads) != len(points) or (points.dense is not None
+                                            and len(points.dense) != len(points)):
+            raise IndexStoreError(f"got {len(payloads)} payloads for {len(points)} BM25 vectors "
+                                  f"and {0 if points.dense is None else len(points.dense)} dense "
+                                  "vectors; they must pair one to one.")
+        check_payload_fields(payloads)
+        hybrid = self.dense_dimension
+        if (points.dense is None) != (hybrid is None):
+            raise IndexStoreError(
+                f"{self.where} {'needs' if hybrid else 'takes no'} dense vectors beside the BM25 "
+                "vectors. Fix: build hybrid collections with build_hybrid_index and BM25 "
+                "collections from BM25 vectors alone.")
+        if points.dense is None or hybrid is None:
+            return None
+        return check_vectors(points.dense, dimension=hybrid, where=self.where,
+                             what="dense vectors")
 
 
 def hybrid_contents(bm25_name: str, dense_encoder_name: str) -> str:
@@ -143,7 +141,7 @@ def hybrid_contents(bm25_name: str, dense_encoder_name: str) -> str:
 
 def open_lexical_index(settings: IndexSettings, *, collection: str, encoder_name: str,
                        dense_dimension: int | None, home: Path,
-                       distance: IndexDistance = "dot") -> ExampleIndex:
+                       distance: IndexDistance = "dot") -> LexicalIndex:
     """Create or open a lexical collection; ``dense_dimension`` set makes it hybrid.
 
     ``encoder_name`` names what it holds (the BM25 parameters, and M's encoder when hybrid);
@@ -166,7 +164,7 @@ def open_lexical_index(settings: IndexSettings, *, collection: str, encoder_name
                               dense_dimension=dense_dimension, home=home, distance=distance)
 
 
-def build_hybrid_index(hybrid: ExampleIndex, dense: ExampleIndex, pool: UpstreamPool,
+def build_hybrid_index(hybrid: LexicalIndex, dense: ExampleIndex, pool: UpstreamPool,
                        bm25: Bm25Encoder, *, batch_size: int, progress: bool = True
                        ) -> BuildReport:
     """Copy the points of ``pool``'s examples (one or more upstream partitions) from M's index

@@ -2,13 +2,14 @@
 
 Same layout and searches as :mod:`recross.index.lexical_edge`: a sparse ``bm25`` vector with
 Qdrant's IDF modifier, plus ``dense`` (M's vector) in a hybrid collection; fusion is Qdrant's
-RRF query over two prefetches. Connection, retries, counts and payload indexes are the dense
-client index's, so this subclasses it.
+RRF query over two prefetches. Connection, retries, counts and payload indexes are the
+qdrant-client collection plumbing the dense index uses too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +20,15 @@ from recross.config import IndexDistance, IndexSettings
 from recross.errors import IndexStoreError
 from recross.index.base import Hit, Manifest, point_id
 from recross.index.bm25 import SPARSE_VECTOR, SparseTerms
-from recross.index.client import QdrantClientIndex, _client_filter
+from recross.index.client import QdrantClientCollection, _client_filter
 from recross.index.filters import TaskFilter
-from recross.index.lexical import (
-    DENSE_VECTOR,
-    DenseCallsRefused,
-    LexicalPoints,
-    check_lexical_points,
-    ordered,
-)
+from recross.index.lexical import DENSE_VECTOR, LexicalIndex, LexicalPoints, ordered
 
 _CLIENT_DISTANCE = {"dot": models.Distance.DOT, "cosine": models.Distance.COSINE,
                     "euclid": models.Distance.EUCLID}
 
 
-class ClientLexicalIndex(DenseCallsRefused, QdrantClientIndex):
+class ClientLexicalIndex(QdrantClientCollection[LexicalPoints], LexicalIndex):
     """A BM25 (``dense_dimension`` None) or hybrid collection through qdrant-client."""
 
     def __init__(self, settings: IndexSettings, *, collection: str, encoder_name: str,
@@ -83,7 +78,7 @@ class ClientLexicalIndex(DenseCallsRefused, QdrantClientIndex):
                 modifier=models.Modifier.IDF)}, **cluster))
 
     def upsert_records(self, payloads: Sequence[dict[str, Any]], vectors: LexicalPoints) -> None:
-        dense = check_lexical_points(self, payloads, vectors)
+        dense = self._check_points(payloads, vectors)
         step = self._settings.upsert_batch_size
         for start in range(0, len(payloads), step):
             chunk = range(start, min(start + step, len(payloads)))
@@ -93,8 +88,8 @@ class ClientLexicalIndex(DenseCallsRefused, QdrantClientIndex):
                 named[DENSE_VECTOR] = dense[start:start + step].tolist()
             batch = models.Batch(ids=[point_id(payloads[i]["example_id"]) for i in chunk],
                                  vectors=named, payloads=[payloads[i] for i in chunk])
-            self._call("write points", lambda b=batch: self._client.upsert(
-                self.collection, points=b, wait=True))
+            self._call("write points", partial(self._client.upsert, self.collection,
+                                               points=batch, wait=True))
 
     def search_sparse(self, queries: Sequence[SparseTerms], *, k: int,
                       filters: TaskFilter | None = None) -> list[list[Hit]]:

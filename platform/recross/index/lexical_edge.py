@@ -1,14 +1,14 @@
 """Lexical collections in Qdrant Edge: a sparse ``bm25`` vector, plus ``dense`` when hybrid.
 
-Everything but the vector layout and the searches is the dense Edge index's (manifest, lock,
-payload indexes, resumable flushed writes, counts), so this subclasses it.
+Everything but the vector layout, the writes and the searches is the Edge collection plumbing
+the dense index uses too (manifest, lock, payload indexes, flushed writes, counts, HNSW).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import qdrant_edge as qe
@@ -16,18 +16,12 @@ import qdrant_edge as qe
 from recross.config import IndexDistance, IndexSettings
 from recross.index.base import Hit, point_id
 from recross.index.bm25 import SPARSE_VECTOR, SparseTerms
-from recross.index.edge import EdgeIndex, _edge_filter
+from recross.index.edge import EdgeCollection, _edge_filter
 from recross.index.filters import TaskFilter
-from recross.index.lexical import (
-    DENSE_VECTOR,
-    DenseCallsRefused,
-    LexicalPoints,
-    check_lexical_points,
-    ordered,
-)
+from recross.index.lexical import DENSE_VECTOR, LexicalIndex, LexicalPoints, ordered
 
 
-class EdgeLexicalIndex(DenseCallsRefused, EdgeIndex):
+class EdgeLexicalIndex(EdgeCollection[LexicalPoints], LexicalIndex):
     """A BM25 (``dense_dimension`` None) or hybrid collection in a local Edge shard."""
 
     def __init__(self, settings: IndexSettings, *, folder: Path, collection: str,
@@ -46,7 +40,7 @@ class EdgeLexicalIndex(DenseCallsRefused, EdgeIndex):
             hnsw_config=dense.hnsw_config, optimizers=dense.optimizers, wal_enabled=False)
 
     def upsert_records(self, payloads: Sequence[dict[str, Any]], vectors: LexicalPoints) -> None:
-        dense = check_lexical_points(self, payloads, vectors)
+        dense = self._check_points(payloads, vectors)
         rows = dense.tolist() if dense is not None else None
         step = self._settings.upsert_batch_size
         with self._engine_errors("write points"):
@@ -88,17 +82,23 @@ class EdgeLexicalIndex(DenseCallsRefused, EdgeIndex):
             if terms.indices:
                 stages.append(qe.Prefetch(limit=prefetch, filter=condition, query=qe.Query.Nearest(
                     _sparse(terms), using=SPARSE_VECTOR)))
-            requests.append(qe.QueryRequest(limit=k, prefetches=stages, query=qe.Fusion.Rrf(
-                k=rrf_k), filter=condition, with_payload=True))
+            requests.append(qe.QueryRequest(limit=k, prefetches=stages, query=_rrf(rrf_k),
+                                            filter=condition, with_payload=True))
         return self._run(requests, [True] * len(requests))
 
     def _run(self, requests: list[qe.QueryRequest], wanted: list[bool]) -> list[list[Hit]]:
         asked = [r for r, w in zip(requests, wanted) if w]
         with self._engine_errors("search"):
             results = iter(self._shard.query_batch(qe.QueryBatchRequest(asked)) if asked else [])
-        return [ordered([Hit.from_payload(p.payload, p.score) for p in next(results)])
+        return [ordered([Hit.from_payload(p.payload or {}, p.score) for p in next(results)])
                 if w else [] for w in wanted]
 
 
 def _sparse(terms: SparseTerms) -> qe.SparseVector:
     return qe.SparseVector(list(terms.indices), list(terms.values))
+
+
+def _rrf(k: int) -> qe.Fusion:
+    """Edge's RRF fusion. Its stub declares ``Fusion.Rrf`` a plain nested class, but it is a
+    variant of the ``Fusion`` enum (a subclass at run time), which is what a query takes."""
+    return cast(qe.Fusion, qe.Fusion.Rrf(k=k))

@@ -92,7 +92,8 @@ def adapt(bundle_or_path: Seq2SeqBundle | str | Path, examples: Sequence[Example
                                lr_schedule=settings.lr_schedule,
                                max_grad_norm=settings.max_grad_norm,
                                label_smoothing=settings.label_smoothing,
-                               length_grouped=settings.length_grouped_batches)
+                               sampling=("group_by_length" if settings.length_grouped_batches
+                                         else "random"))
         started = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - started

@@ -5,6 +5,12 @@ shuffled, examples-proportional mixture of the pool's tasks with a Seq2SeqTraine
 under ``StatePaths.training_checkpoints`` let a killed run resume where it stopped. Hub names
 (the paper's BART0) are loaded and saved as they are. The final model is published atomically.
 
+Budgets extend (``upstream_training.lr_schedule="constant"``): the learning rate is flat after a
+fixed number of warm-up steps and the batches come in a fixed order whose first N batches do not
+depend on the budget (:func:`in_length_blocks`), so a larger ``max_steps`` with otherwise identical
+settings resumes from the smaller budget's last checkpoint and trains only the new steps. A linear
+schedule decays to 0 at ``max_steps``: there a new budget trains from the start again.
+
     >>> result = build_upstream_model(load_settings("tiny"), pool, out_dir=Path("/tmp/m"))
     >>> result.loss_curve[-1]
 """
@@ -12,6 +18,7 @@ under ``StatePaths.training_checkpoints`` let a killed run resume where it stopp
 from __future__ import annotations
 
 import json
+import logging
 import random
 import shutil
 import time
@@ -33,6 +40,10 @@ from recross.models.training import loss_log, make_trainer
 from recross.paths import StatePaths
 
 SUMMARY_FILE = "upstream_training.json"
+# Extendable training groups inputs of similar length within blocks of this many batches.
+LENGTH_BLOCK_BATCHES = 50
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -92,24 +103,33 @@ def _train(settings: Settings, pool: UpstreamPool, *, out_dir: Path, progress: b
            wanted: dict) -> UpstreamTrainingResult:
     cfg = settings.upstream_training
     name = settings.models.upstream_model
+    extendable = cfg.lr_schedule == "constant"
     bundle = load_seq2seq(name, device=settings.models.device)
     set_input_format(bundle.model, settings.models.input_format)  # M learns the texts it is fed
-    mixture = training_mixture(pool, size=cfg.max_steps * cfg.batch_size, seed=cfg.seed,
-                               examples_per_task=cfg.examples_per_task,
+    size = cfg.max_steps * cfg.batch_size
+    block = LENGTH_BLOCK_BATCHES * cfg.batch_size
+    mixture = training_mixture(pool, size=-(-size // block) * block if extendable else size,
+                               seed=cfg.seed, examples_per_task=cfg.examples_per_task,
                                exclude_tasks=cfg.holdout_tasks)
     features = tokenize_examples(bundle.tokenizer, bundle.model, mixture,
-                                 max_input_length=settings.models.max_input_length,
+                                 max_input_length=(cfg.max_input_length
+                                                   or settings.models.max_input_length),
                                  max_output_length=settings.models.max_output_length)
+    if extendable:
+        features = in_length_blocks(features, batch_size=cfg.batch_size, seed=cfg.seed)[:size]
     checkpoints = StatePaths(settings.home).training_checkpoints(name)
-    _reset_if_stale(checkpoints, wanted)
+    _reset_if_stale(checkpoints, _checkpoint_record(wanted))
     bundle.model.train()
     trainer = make_trainer(bundle.model, bundle.tokenizer, features, output_dir=checkpoints,
                            device=settings.models.device, learning_rate=cfg.learning_rate,
                            batch_size=cfg.batch_size, seed=cfg.seed, progress=progress,
                            max_steps=cfg.max_steps, weight_decay=cfg.weight_decay,
-                           warmup_ratio=cfg.warmup_ratio, logging_steps=cfg.logging_steps,
-                           save_steps=cfg.save_steps)
-    resume = last_complete_checkpoint(checkpoints)
+                           warmup_ratio=cfg.warmup_ratio,
+                           warmup_steps=cfg.warmup_steps if extendable else None,
+                           lr_schedule=cfg.lr_schedule, logging_steps=cfg.logging_steps,
+                           save_steps=cfg.save_steps,
+                           sampling="sequential" if extendable else "group_by_length")
+    resume = last_complete_checkpoint(checkpoints, at_most=cfg.max_steps)
     started, cpu_started = time.perf_counter(), time.process_time()
     trainer.train(resume_from_checkpoint=resume)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
@@ -123,14 +143,35 @@ def _train(settings: Settings, pool: UpstreamPool, *, out_dir: Path, progress: b
     return result
 
 
-def last_complete_checkpoint(checkpoints: Path) -> str | None:
-    """The newest checkpoint that was fully written; partial ones (killed mid-save) are removed.
+def in_length_blocks(features: list[dict[str, list[int]]], *, batch_size: int,
+                     seed: int) -> list[dict[str, list[int]]]:
+    """``features`` reordered so that consecutive batches of ``batch_size`` hold inputs of similar
+    length (less padding), within blocks of :data:`LENGTH_BLOCK_BATCHES` batches in batch order
+    shuffled per block: a block's order depends on its own examples only, so the first N batches
+    are the same for every budget whose features share those blocks."""
+    block = LENGTH_BLOCK_BATCHES * batch_size
+    ordered: list[dict[str, list[int]]] = []
+    for number, start in enumerate(range(0, len(features), block)):
+        chunk = sorted(features[start:start + block], key=lambda f: len(f["input_ids"]))
+        batches = [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+        random.Random(f"{seed}-{number}").shuffle(batches)
+        ordered.extend(f for batch in batches for f in batch)
+    return ordered
+
+
+def last_complete_checkpoint(checkpoints: Path, *, at_most: int | None = None) -> str | None:
+    """The newest checkpoint that was fully written; partial ones (killed mid-save) are removed,
+    and so are those past ``at_most`` steps (a larger budget's, when a smaller one is asked for).
 
     The Trainer writes ``trainer_state.json`` last, so a checkpoint whose state file parses is whole.
     """
     found = sorted(checkpoints.glob(f"{PREFIX_CHECKPOINT_DIR}-*"),
                    key=lambda p: int(p.name.rsplit("-", 1)[-1]), reverse=True)
     for candidate in found:
+        if at_most is not None and int(candidate.name.rsplit("-", 1)[-1]) > at_most:
+            log.warning("removing %s: it is past the budget of %d steps", candidate, at_most)
+            shutil.rmtree(candidate, ignore_errors=True)
+            continue
         try:
             json.loads((candidate / "trainer_state.json").read_text(encoding="utf-8"))
             return str(candidate)
@@ -141,10 +182,14 @@ def last_complete_checkpoint(checkpoints: Path) -> str | None:
 
 def _settings_record(settings: Settings) -> dict:
     """What determines the model: if any of it changes, an earlier build is not reused."""
+    training = settings.upstream_training.model_dump(mode="json")
+    for key, default in _LATER_TRAINING_FIELDS.items():  # absent from the builds made before them
+        if training[key] == default:
+            del training[key]
     return {"upstream_model": settings.models.upstream_model,
             "max_input_length": settings.models.max_input_length,
             "max_output_length": settings.models.max_output_length,
-            "upstream_training": settings.upstream_training.model_dump(mode="json"),
+            "upstream_training": training,
             # recorded only when not plain, so the builds made before the setting stay valid
             **({"input_format": settings.models.input_format}
                if settings.models.input_format != "plain" else {}),
@@ -152,11 +197,32 @@ def _settings_record(settings: Settings) -> dict:
                                                                    "upstream_tasks"})}
 
 
+# Settings added after builds existed, with the value those builds had.
+_LATER_TRAINING_FIELDS = {"lr_schedule": "linear", "warmup_steps": None, "max_input_length": None}
+
+
+def _checkpoint_record(wanted: dict) -> dict:
+    """What checkpoints must share to be resumed: everything, less the budget where it extends."""
+    return _without_budget(wanted) if wanted["upstream_training"].get("lr_schedule") == "constant" \
+        else wanted
+
+
+def _without_budget(record: dict) -> dict:
+    training = record["upstream_training"]
+    return {**record, "upstream_training": {k: v for k, v in training.items() if k != "max_steps"}}
+
+
 def _reset_if_stale(checkpoints: Path, wanted: dict) -> None:
-    """Checkpoints of a run with other settings must not be resumed: move them aside."""
+    """Checkpoints of a run with other settings must not be resumed: remove them."""
     marker = checkpoints / "recross_settings.json"
-    if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == wanted:
-        return
+    if marker.is_file():
+        found = json.loads(marker.read_text(encoding="utf-8"))
+        if found == wanted:
+            return
+        if _without_budget(found) == _without_budget(wanted):  # only the budget of a linear run
+            log.warning("upstream training restarts from step 0: its checkpoints are for another "
+                        "max_steps under a linear schedule, which decays to 0 at the budget. Fix, "
+                        "to extend instead: upstream_training.lr_schedule=constant with warmup_steps.")
     if checkpoints.is_dir():
         shutil.rmtree(checkpoints)
     checkpoints.mkdir(parents=True, exist_ok=True)

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from recross.config import Settings
 from recross.data import UpstreamPool
-from recross.index import ExampleIndex
+from recross.index import QdrantCollection
+from recross.index.lexical import LexicalIndex
 from recross.pipeline.lexical import LexicalKind, open_lexical_collection
 from recross.pipeline.upstream import IndexHandle, IndexKind, open_pool_index, pool_fingerprint
 
@@ -39,7 +40,7 @@ class OpenIndexes:
         self._pool = pool
         self._identity = _identity(settings, pool)
         self._handles: dict[IndexKind, IndexHandle] = {}
-        self._lexical: dict[LexicalKind, ExampleIndex] = {}
+        self._lexical: dict[LexicalKind, LexicalIndex] = {}
 
     def serves(self, settings: Settings, pool: UpstreamPool) -> bool:
         """Whether these handles are the ones ``settings`` and ``pool`` would open."""
@@ -50,7 +51,7 @@ class OpenIndexes:
             self._handles[kind] = open_pool_index(self._settings, self._pool, kind)
         return self._handles[kind]
 
-    def lexical(self, kind: LexicalKind) -> ExampleIndex:
+    def lexical(self, kind: LexicalKind) -> LexicalIndex:
         """The pool's ``bm25`` collection, or its ``hybrid`` one (searched with M's encoder,
         ``get("upstream").encoder``)."""
         if kind not in self._lexical:
@@ -59,7 +60,9 @@ class OpenIndexes:
         return self._lexical[kind]
 
     def close(self) -> None:
-        for index in [*(h.index for h in self._handles.values()), *self._lexical.values()]:
+        opened: list[QdrantCollection[Any]] = [*(h.index for h in self._handles.values()),
+                                               *self._lexical.values()]
+        for index in opened:
             index.close()
         self._handles.clear()
         self._lexical.clear()

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from recross.config import Settings
+from recross.config import IndexDistance, Settings
 from recross.data import UpstreamPool
-from recross.index import ExampleIndex, build_index, collection_name
+from recross.index import build_index, collection_name
 from recross.index.bm25 import Bm25Encoder
 from recross.index.lexical import (
+    LexicalIndex,
     LexicalPoints,
     build_hybrid_index,
     hybrid_contents,
@@ -37,10 +38,11 @@ LexicalKind = Literal["bm25", "hybrid"]
 
 
 def open_lexical_collection(settings: Settings, pool: UpstreamPool,
-                            hybrid_encoder: ExampleEncoder | None = None) -> ExampleIndex:
+                            hybrid_encoder: ExampleEncoder | None = None) -> LexicalIndex:
     """Open (or create) the pool's ``bm25`` collection, or with M's encoder its ``hybrid`` one."""
     bm25 = Bm25Encoder.from_settings(settings.lexical)
-    contents, dimension, distance = bm25.name, None, "dot"
+    contents, dimension = bm25.name, None
+    distance: IndexDistance = "dot"
     if hybrid_encoder is not None:
         contents = hybrid_contents(bm25.name, hybrid_encoder.name)
         dimension, distance = hybrid_encoder.dimension, settings.index.upstream_distance

@@ -16,6 +16,7 @@ from recross.pipeline.upstream import load_upstream_model
 from recross.reranking import (
     CrossEncoderScorer,
     MiningRun,
+    int8_pair_graph,
     load_cross_encoder,
     mine_distant_supervision,
     read_mined,
@@ -70,7 +71,7 @@ def mine(settings: Settings, pool: UpstreamPool, *, progress: bool = True,
                            exact=settings.index.exact or None)
     return mine_distant_supervision(
         retriever=dense, upstream=load_upstream_model(settings), settings=mining_settings(settings),
-        max_input_length=settings.models.max_input_length,
+        max_input_length=settings.mining.max_input_length or settings.models.max_input_length,
         max_output_length=settings.models.max_output_length, out_dir=mining_dir(settings),
         progress=progress)
 
@@ -79,6 +80,8 @@ def train_reranker(settings: Settings, *, progress: bool = True) -> dict[str, An
     """Train the cross-encoder on the mined pairs; a complete reranker on the same pairs is reused.
     Returns the stored summary (a JSON mapping: metrics, path, pair counts) plus ``reused``."""
     pairs = read_mined(mining_dir(settings), n_tuples=settings.mining.n_tuples)
+    if settings.reranker.queries_per_tuple is not None:
+        pairs = pairs[pairs.query_index < settings.reranker.queries_per_tuple]
     out = reranker_dir(settings)
     signature = {"pairs": len(pairs), "tuples": int(pairs["tuple_id"].nunique()),
                  "settings": settings.reranker.model_dump(mode="json"),
@@ -104,6 +107,8 @@ def load_scorer(settings: Settings) -> CrossEncoderScorer:
     r = settings.reranker
     model = load_cross_encoder(reranker_dir(settings), device=settings.models.device,
                                max_length=r.max_length)
+    int8 = (int8_pair_graph(model, StatePaths(Path(settings.home)).int8_encoders)
+            if settings.models.reranker_runtime == "onnx-int8" else None)
     return CrossEncoderScorer(model, batch_size=r.score_batch_size, lowercase=r.lowercase,
-                              score=r.score)
+                              score=r.score, truncation=r.truncation, int8=int8)
 

@@ -144,14 +144,22 @@ def partition_pool(pool: UpstreamPool, tasks: Sequence[str] | None) -> UpstreamP
     return UpstreamPool(examples=[e for e in pool.examples if e.task in chosen])
 
 
+def longest_first(examples: Sequence[Example]) -> list[Example]:
+    """``examples`` by input length in characters, longest first (ties in pool order): a
+    tokenizer-free proxy of token length, the same order on every run, so a build resumes."""
+    return sorted(examples, key=lambda e: -len(e.input))
+
+
 def build_pool_index(settings: Settings, pool: UpstreamPool, kind: IndexKind, *,
                      tasks: Sequence[str] | None = None, progress: bool = True) -> IndexSummary:
     """Encode the examples of the upstream partitions ``tasks`` (default: all) into the pool's
     collection (resumable; each example must have its point at the end), then build HNSW."""
     part = partition_pool(pool, tasks)
     handle = open_pool_index(settings, pool, kind)
+    examples = (longest_first(part.examples) if settings.index.pool_sorted_encoding
+                else part.examples)
     try:
-        report = build_index(handle.index, part.examples,
+        report = build_index(handle.index, examples,
                              lambda texts: handle.encoder.encode(texts, progress=False),
                              batch_size=settings.index.upsert_batch_size, progress=progress)
         started = time.perf_counter()

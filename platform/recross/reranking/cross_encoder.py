@@ -7,7 +7,10 @@ with softmax cross-entropy (the reference's simpletransformers ClassificationMod
 score (``reranker.score``) is the probability of "positive" (the paper text, METHOD.md step 3) or
 the raw "positive" logit (what the reference's retrieve.py averaged). Tuples, not pairs, are
 split into train and held-out parts, so the held-out evaluation never sees a query set it was
-trained on.
+trained on. A pair longer than ``reranker.max_length`` is cut by the tokenizer (longest-first)
+or, under ``reranker.truncation: keep-ends``, in the middle of its longer text
+(:func:`keep_ends`), in training and scoring alike. At retrieval the pairs can run through the
+reranker's int8 ONNX graph (``models.reranker_runtime``, :func:`int8_pair_graph`).
 
     >>> report = train_cross_encoder(pairs, base="packaged:all-MiniLM-L6-v2",
     ...                              settings=s.reranker, output_dir=paths.reranker("minilm"))
@@ -37,6 +40,7 @@ from sentence_transformers.cross_encoder import (
     CrossEncoderTrainingArguments,
 )
 from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss, CrossEntropyLoss
+from transformers import PreTrainedTokenizerBase
 
 from recross.config import RerankerSettings
 from recross.errors import DataError, ModelError
@@ -49,12 +53,15 @@ from recross.models.building import (
     save_tiny_bert,
 )
 from recross.models.device import resolve_device
+from recross.models.loading import weights_fingerprint
+from recross.models.onnx_runtime import EncoderGraph, int8_pair_classifier_graph
 
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "reranker_metrics.json"
 PAIR_COLUMNS = ("tuple_id", "query_text", "candidate_text", "label")
 PairScore = Literal["probability", "logit"]
+PairTruncation = Literal["longest-first", "keep-ends"]
 HEAD_LABELS = {"one-logit": 1, "two-class": 2}
 
 
@@ -111,36 +118,133 @@ def pair_texts(queries: Sequence[str], candidates: Sequence[str], *,
     return list(zip(queries, candidates))
 
 
-def pair_scores(model: CrossEncoder, pairs: Sequence[tuple[str, str]], *, batch_size: int,
-                score: PairScore) -> np.ndarray:
-    """One score per pair: the "positive" probability or raw logit, for either head."""
-    if not pairs:
-        return np.zeros(0, dtype=np.float32)
-    logits = np.asarray(model.predict(list(pairs), batch_size=batch_size, show_progress_bar=False,
-                                      activation_fn=torch.nn.Identity(), convert_to_numpy=True),
-                        dtype=np.float32)
-    if logits.ndim == 2:  # two-class head: column 1 is "positive"
+def keep_ends(tokenizer: PreTrainedTokenizerBase, pairs: Sequence[tuple[str, str]], *,
+              max_length: int) -> list[tuple[str, str]]:
+    """Pairs cut to ``max_length`` tokens (special tokens included) from the middle of each text.
+
+    A prompted input holds its instruction at its start or its end ("... Question: is this
+    review positive?"); the tokenizer's longest-first truncation cuts the longer text's end,
+    which is where a long passage's question sits. Here the longer text gives way first, as
+    there, but loses its middle: it keeps whole words from its start and its end. Texts are cut
+    as strings (at word boundaries), so training and scoring feed the cross-encoder the same
+    way.
+    """
+    budget = max_length - tokenizer.num_special_tokens_to_add(pair=True)
+    texts = [text for pair in pairs for text in pair]
+    encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    fitted: list[str] = []
+    for i in range(0, len(texts), 2):
+        lengths = [len(encoded["input_ids"][i]), len(encoded["input_ids"][i + 1])]
+        keep = _pair_budget(lengths, budget)
+        fitted.extend(_middle_cut(texts[j], encoded["offset_mapping"][j], encoded.word_ids(j),
+                                  keep[j - i]) for j in (i, i + 1))
+    return list(zip(fitted[0::2], fitted[1::2]))
+
+
+def _pair_budget(lengths: list[int], budget: int) -> list[int]:
+    """Tokens each text of a pair keeps: the shorter one whole when it fits in half."""
+    if sum(lengths) <= budget:
+        return lengths
+    short = min(lengths)
+    if short <= budget // 2:
+        return [n if n == short else budget - short for n in lengths]
+    return [budget - budget // 2, budget // 2]
+
+
+def _middle_cut(text: str, offsets: Sequence[tuple[int, int]], words: Sequence[int | None],
+                keep: int) -> str:
+    """``text`` with its middle tokens dropped so that at most ``keep`` remain, cut between
+    words (a word split by the cut is dropped whole)."""
+    n = len(offsets)
+    if n <= keep:
+        return text
+    tail = keep // 2
+    head, start = keep - tail, n - tail
+    while 0 < head < n and words[head] == words[head - 1]:
+        head -= 1
+    while 0 < start < n and words[start] == words[start - 1]:
+        start += 1
+    left = text[:offsets[head - 1][1]] if head else ""
+    right = text[offsets[start][0]:] if start < n else ""
+    return f"{left} {right}".strip()
+
+
+def model_pairs(model: CrossEncoder, queries: Sequence[str], candidates: Sequence[str], *,
+                lowercase: bool, truncation: PairTruncation) -> list[tuple[str, str]]:
+    """The pairs as ``model`` reads them: lower-cased and truncated as the settings say."""
+    pairs = pair_texts(queries, candidates, lowercase=lowercase)
+    if truncation == "keep-ends":
+        return keep_ends(model.tokenizer, pairs, max_length=model.max_seq_length)
+    return pairs
+
+
+def _scores_of(logits: np.ndarray, score: PairScore) -> np.ndarray:
+    """One score per row of logits: the "positive" probability or raw logit, for either head."""
+    logits = np.asarray(logits, dtype=np.float32)
+    if logits.ndim == 2 and logits.shape[1] == 2:  # two-class head: column 1 is "positive"
         if score == "logit":
             return logits[:, 1]
         return torch.softmax(torch.from_numpy(logits), dim=1)[:, 1].numpy()
+    logits = logits.reshape(len(logits))
     return logits if score == "logit" else torch.sigmoid(torch.from_numpy(logits)).numpy()
 
 
+def pair_scores(model: CrossEncoder, pairs: Sequence[tuple[str, str]], *, batch_size: int,
+                score: PairScore) -> np.ndarray:
+    """One score per pair: the "positive" probability or raw logit, for either head.
+    (sentence-transformers batches the pairs sorted by length.)"""
+    if not pairs:
+        return np.zeros(0, dtype=np.float32)
+    return _scores_of(model.predict(list(pairs), batch_size=batch_size, show_progress_bar=False,
+                                    activation_fn=torch.nn.Identity(), convert_to_numpy=True),
+                      score)
+
+
+def int8_pair_graph(model: CrossEncoder, cache_dir: Path) -> EncoderGraph:
+    """The reranker's int8 ONNX graph (exported once per weights and max length)."""
+    return int8_pair_classifier_graph(model.model, fingerprint=weights_fingerprint(model.model),
+                                      max_length=model.max_seq_length, cache_dir=cache_dir)
+
+
 class CrossEncoderScorer:
-    """Scores (query, candidate) pairs in batches: the :class:`recross.retrieval.PairScorer`."""
+    """Scores (query, candidate) pairs in batches: the :class:`recross.retrieval.PairScorer`.
+
+    ``int8``: run the pairs through the reranker's int8 ONNX graph (``models.reranker_runtime``)
+    instead of torch, in batches sorted by token length.
+    """
 
     def __init__(self, model: CrossEncoder, *, batch_size: int = 64, lowercase: bool = False,
-                 score: PairScore = "probability") -> None:
+                 score: PairScore = "probability", truncation: PairTruncation = "longest-first",
+                 int8: EncoderGraph | None = None) -> None:
         self.model = model
         self.batch_size = batch_size
         self.lowercase = lowercase
         self.score_kind = score
+        self.truncation = truncation
+        self.int8 = int8
+
+    def pairs(self, queries: Sequence[str], candidates: Sequence[str]) -> list[tuple[str, str]]:
+        """Every (query, candidate) pair, query-major, as the model reads it."""
+        return model_pairs(self.model, [q for q in queries for _ in candidates],
+                           [c for _ in queries for c in candidates], lowercase=self.lowercase,
+                           truncation=self.truncation)
 
     def score(self, queries: Sequence[str], candidates: Sequence[str]) -> np.ndarray:
         """Each pair's score (probability or logit of "helps"), ``(len(queries), len(candidates))``."""
-        pairs = pair_texts([q for q in queries for _ in candidates],
-                           [c for _ in queries for c in candidates], lowercase=self.lowercase)
-        scores = pair_scores(self.model, pairs, batch_size=self.batch_size, score=self.score_kind)
+        pairs = self.pairs(queries, candidates)
+        if self.int8 is None:
+            scores = pair_scores(self.model, pairs, batch_size=self.batch_size,
+                                 score=self.score_kind)
+        elif pairs:
+            tokens = self.model.tokenizer([q for q, _ in pairs], [c for _, c in pairs],
+                                          truncation=True, max_length=self.model.max_seq_length,
+                                          return_token_type_ids=True)
+            scores = _scores_of(self.int8.pair_logits(
+                tokens["input_ids"], tokens["token_type_ids"],
+                pad_id=self.model.tokenizer.pad_token_id, batch_size=self.batch_size),
+                self.score_kind)
+        else:
+            scores = np.zeros(0, dtype=np.float32)
         return scores.reshape(len(queries), len(candidates))
 
 
@@ -208,8 +312,9 @@ def train_cross_encoder(pairs: pd.DataFrame, *, base: str, settings: RerankerSet
     heldout = pairs[pairs.tuple_id.isin(heldout_ids)].reset_index(drop=True)
     model = build_cross_encoder(base, max_length=settings.max_length, seed=settings.seed,
                                 device=device, head=settings.head)
-    heldout_pairs = pair_texts(heldout.query_text.tolist(), heldout.candidate_text.tolist(),
-                               lowercase=settings.lowercase)
+    heldout_pairs = model_pairs(model, heldout.query_text.tolist(),
+                                heldout.candidate_text.tolist(), lowercase=settings.lowercase,
+                                truncation=settings.truncation)
 
     def evaluate() -> dict[str, float]:
         scores = pair_scores(model, heldout_pairs, batch_size=settings.score_batch_size,
@@ -218,7 +323,7 @@ def train_cross_encoder(pairs: pd.DataFrame, *, base: str, settings: RerankerSet
 
     before = evaluate()
     started = time.perf_counter()
-    _fit(model, train, settings=settings, progress=progress)
+    fit_cross_encoder(model, train, settings=settings, progress=progress)
     seconds = time.perf_counter() - started
     after = evaluate()
     metrics = {**{f"heldout_{k}_before": v for k, v in before.items()},
@@ -239,12 +344,14 @@ def train_cross_encoder(pairs: pd.DataFrame, *, base: str, settings: RerankerSet
     return report
 
 
-def _fit(model: CrossEncoder, train: pd.DataFrame, *, settings: RerankerSettings,
-         progress: bool) -> None:
+def fit_cross_encoder(model: CrossEncoder, train: pd.DataFrame, *, settings: RerankerSettings,
+                      progress: bool) -> None:
+    """Train ``model`` in place on mined pairs (``query_text, candidate_text, label``); the
+    caller chooses the split (benchmarks/reranker_curve.py holds out whole query tasks)."""
     from datasets import Dataset  # the trainer's input type; imported only when training
 
-    pairs = pair_texts(train.query_text.tolist(), train.candidate_text.tolist(),
-                       lowercase=settings.lowercase)
+    pairs = model_pairs(model, train.query_text.tolist(), train.candidate_text.tolist(),
+                        lowercase=settings.lowercase, truncation=settings.truncation)
     two_class = settings.head == "two-class"
     dataset = Dataset.from_dict({"query": [q for q, _ in pairs], "candidate": [c for _, c in pairs],
                                  "label": (train.label.astype(int) if two_class

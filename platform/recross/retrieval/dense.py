@@ -12,10 +12,11 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from recross.data import QuerySet, UpstreamPool
 from recross.errors import IndexStoreError
-from recross.index import ExampleIndex, Hit
+from recross.index import ExampleIndex, Hit, QdrantCollection
 from recross.index.filters import TaskFilter
 from recross.models.encoder_interface import ExampleEncoder
 from recross.retrieval.aggregation import interleave_ranked, per_query_k
@@ -27,7 +28,7 @@ class RankedRetrieval(PoolRetriever):
     """Each query's own ranked list from :meth:`search`, K per query, pooled with duplicates."""
 
     name: str
-    index: ExampleIndex
+    index: QdrantCollection[Any]  # the collection :meth:`search` asks
 
     @abstractmethod
     def search(self, inputs: Sequence[str], *, k: int, filters: TaskFilter) -> list[list[Hit]]:
@@ -60,6 +61,8 @@ class Diversity:
 class DenseRetrieval(RankedRetrieval):
     """Nearest neighbours of every query in ``index``, pooled; ``name`` tells SBERT from dagger."""
 
+    index: ExampleIndex
+
     def __init__(self, name: str, *, pool: UpstreamPool, index: ExampleIndex,
                  encoder: ExampleEncoder, exclude_target_task: bool = True,
                  exact: bool | None = None, mmr: Diversity | None = None) -> None:
@@ -84,7 +87,8 @@ class DenseRetrieval(RankedRetrieval):
         return self.index.search(vectors, k=k, filters=filters, exact=self.exact)
 
 
-def require_count(items: Sequence[RetrievedItem], size: int, *, index: ExampleIndex) -> None:
+def require_count(items: Sequence[RetrievedItem], size: int, *,
+                  index: QdrantCollection[Any]) -> None:
     """The filtered pool holds >= ``size`` examples (checked before); fewer hits mean a short index."""
     if len(items) < size:
         raise IndexStoreError(

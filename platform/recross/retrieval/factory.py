@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
+from typing import Any
 
 from recross.config import LexicalSettings, RetrievalSettings
 from recross.data import UpstreamPool
-from recross.errors import ConfigError
-from recross.index import ExampleIndex
+from recross.errors import ConfigError, IndexStoreError
+from recross.index import ExampleIndex, QdrantCollection
 from recross.index.bm25 import Bm25Encoder
+from recross.index.lexical import LexicalIndex
 from recross.models.encoder_interface import ExampleEncoder
 from recross.retrieval.base import Retriever
 from recross.retrieval.dense import DenseRetrieval, Diversity, RankedRetrieval
@@ -31,8 +33,9 @@ from recross.retriever_names import (
 
 
 def make_retriever(name: str, *, pool: UpstreamPool, settings: RetrievalSettings,
-                   index: ExampleIndex | None = None, encoder: ExampleEncoder | None = None,
-                   scorer: PairScorer | None = None, seed: int = 0,
+                   index: ExampleIndex | LexicalIndex | None = None,
+                   encoder: ExampleEncoder | None = None, scorer: PairScorer | None = None,
+                   seed: int = 0,
                    exact: bool | None = None, lexical: LexicalSettings | None = None,
                    dsir_cache: Path | None = None) -> Retriever:
     """The retriever ``name`` of METHOD.md, or a lexical / resampling baseline.
@@ -60,16 +63,24 @@ def make_retriever(name: str, *, pool: UpstreamPool, settings: RetrievalSettings
                              smoothing=lex.dsir_smoothing, seed=lex.dsir_seed, cache=dsir_cache,
                              exclude_target_task=exclude)
     if name == "bm25":
-        _require(name, index=index)
+        if index is None:
+            raise _missing(name, index=index)
+        if not isinstance(index, LexicalIndex):
+            raise _wrong_kind(name, index)
         return Bm25Retrieval(pool=pool, index=index, bm25=Bm25Encoder.from_settings(lex),
                              exclude_target_task=exclude)
-    _require(name, index=index, encoder=encoder)
+    if index is None or encoder is None:
+        raise _missing(name, index=index, encoder=encoder)
     first: RankedRetrieval
     if name in ("hybrid", "recross-hybrid"):
+        if not isinstance(index, LexicalIndex):
+            raise _wrong_kind(name, index)
         first = HybridRetrieval(pool=pool, index=index, bm25=Bm25Encoder.from_settings(lex),
                                 encoder=encoder, prefetch=lex.hybrid_prefetch, rrf_k=lex.rrf_k,
                                 exclude_target_task=exclude)
     else:
+        if not isinstance(index, ExampleIndex):
+            raise _wrong_kind(name, index)
         mmr = (Diversity(settings.mmr_diversity, settings.mmr_candidates) if settings.mmr
                else None)
         first = DenseRetrieval("recross-dagger" if name == "recross" else name, pool=pool,
@@ -77,17 +88,26 @@ def make_retriever(name: str, *, pool: UpstreamPool, settings: RetrievalSettings
                                exact=exact, mmr=mmr)
     if name not in RERANKED_RETRIEVERS:
         return first
-    _require(name, scorer=scorer)
+    if scorer is None:
+        raise _missing(name, scorer=scorer)
     return RerankedRetrieval(dense=first, scorer=scorer, upsample_ratio=settings.upsample_ratio,
                              name=name)
 
 
-def _require(name: str, **components: object) -> None:
+def _missing(name: str, **components: object) -> ConfigError:
+    """The error naming the ``components`` (None: not passed) retriever ``name`` needs."""
     missing = [key for key, value in components.items() if value is None]
-    if missing:
-        what = {"sbert": "the SBERT index", "bm25": "the BM25 collection"}.get(
-            name, "the hybrid collection and M's encoder" if name in LEXICAL_RETRIEVERS
-            else "the upstream model's index")
-        raise ConfigError(f"retriever {name!r} needs {', '.join(missing)} ({what}"
-                          f"{' and a trained cross-encoder' if 'scorer' in missing else ''}). "
-                          "Fix: build them first (index / reranker assets) and pass them in.")
+    what = {"sbert": "the SBERT index", "bm25": "the BM25 collection"}.get(
+        name, "the hybrid collection and M's encoder" if name in LEXICAL_RETRIEVERS
+        else "the upstream model's index")
+    return ConfigError(f"retriever {name!r} needs {', '.join(missing)} ({what}"
+                       f"{' and a trained cross-encoder' if 'scorer' in missing else ''}). "
+                       "Fix: build them first (index / reranker assets) and pass them in.")
+
+
+def _wrong_kind(name: str, index: QdrantCollection[Any]) -> IndexStoreError:
+    """The error for a dense index handed to a lexical retriever, or the other way round."""
+    kind = "lexical" if name in LEXICAL_RETRIEVERS else "dense"
+    return IndexStoreError(f"retriever {name!r} searches a {kind} collection, but {index.where} "
+                           "is not one. Fix: pass the collection built for it (the upstream / "
+                           "sbert index, or the bm25_index / hybrid_index asset).")

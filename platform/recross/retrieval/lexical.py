@@ -26,6 +26,7 @@ class Bm25Retrieval(RankedRetrieval):
     """Each query's BM25 top K in the ``bm25`` collection, pooled."""
 
     name = "bm25"
+    index: LexicalIndex
 
     def __init__(self, *, pool: UpstreamPool, index: LexicalIndex, bm25: Bm25Encoder,
                  exclude_target_task: bool = True) -> None:
@@ -52,6 +53,7 @@ class HybridRetrieval(RankedRetrieval):
     """Per query, M's dense neighbours and BM25's fused by RRF in the ``hybrid`` collection."""
 
     name = "hybrid"
+    index: LexicalIndex
 
     def __init__(self, *, pool: UpstreamPool, index: LexicalIndex, bm25: Bm25Encoder,
                  encoder: ExampleEncoder, prefetch: int, rrf_k: int,
