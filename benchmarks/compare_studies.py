@@ -1,11 +1,15 @@
-"""Two studies of the same targets and query sets, one setting apart (e.g. full vs LoRA adaptation):
-each retriever's paired difference B - A per metric, per target and all@mean, with its interval.
+"""Studies of the same targets one setting apart (e.g. full vs LoRA adaptation, or a sweep of
+adaptation rates): each retriever's paired difference B - A per metric, with its interval.
 
 Rows pair on (target, seed, test example): the query sets and test samples are drawn the same in
-both studies when their targets, query-set count and test sample agree.
+every study when their targets and test sample agree, and a study with one query set pairs with
+the first query set of one with three. One ``--other``: per target and all@mean. Several (a
+sweep): one row per study and retriever, all@mean only, so the candidates read side by side.
 
     python benchmarks/compare_studies.py --base pretend-cpu --other pretend-cpu-lora \
         --retrievers sbert,bm25 --config benchmarks/pretend-cpu.yaml
+    python benchmarks/compare_studies.py --base pretend-cpu --retrievers random,sbert \
+        --other pretend-lr1e-6,pretend-lr6e-6,pretend-lr1e-4 --config benchmarks/pretend-cpu.yaml
 """
 
 from __future__ import annotations
@@ -15,7 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 from recross.config import load_settings
-from recross.evaluation.comparison import EXAMPLE_COLUMNS, LOWER_IS_BETTER, compare_retrievers
+from recross.evaluation.comparison import (
+    ALL_TASKS,
+    EXAMPLE_COLUMNS,
+    LOWER_IS_BETTER,
+    compare_retrievers,
+)
+from recross.evaluation.intervals import PairedDelta
 from recross.pipeline.comparisons import collect_example_tables
 from recross.pipeline.reporting import collect_evaluations
 
@@ -33,30 +43,42 @@ def study_examples(profile: str, config: Path | None, study: str,
     return rows.assign(retriever=rows["retriever"] + "@" + study)
 
 
+def cell(d: PairedDelta) -> str:
+    return f"{d.delta:+.2f} [{d.low:+.2f}, {d.high:+.2f}]{'' if d.holds_zero else ' (real)'}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, help="study A")
-    parser.add_argument("--other", required=True, help="study B (reported as B - A)")
+    parser.add_argument("--other", required=True,
+                        help="study B, or several comma-separated (each reported as B - A)")
     parser.add_argument("--retrievers", default="sbert")
     parser.add_argument("--profile", default="small")
     parser.add_argument("--config", type=Path, default=None)
     args = parser.parse_args()
-    retrievers = args.retrievers.split(",")
+    retrievers, others = args.retrievers.split(","), args.other.split(",")
     rows = pd.concat([study_examples(args.profile, args.config, study, retrievers)
-                      for study in (args.base, args.other)], ignore_index=True)
+                      for study in (args.base, *others)], ignore_index=True)
     table = []
-    for retriever in retrievers:
-        for metric in EXAMPLE_COLUMNS:
-            deltas = compare_retrievers(rows, system=f"{retriever}@{args.other}",
-                                        baseline=f"{retriever}@{args.base}", metric=metric)
-            for target, d in deltas.items():
-                real = "" if d.holds_zero else " (real)"
-                table.append({"retriever": retriever, "metric": metric, "target": target,
-                              f"{args.other} - {args.base}":
-                                  f"{d.delta:+.2f} [{d.low:+.2f}, {d.high:+.2f}]{real}"})
-    print(f"B - A with B = {args.other}, A = {args.base}; 95% paired bootstrap intervals; "
-          f"lower is better for {', '.join(sorted(LOWER_IS_BETTER))}\n")
-    print(pd.DataFrame(table).to_markdown(index=False))
+    for other in others:
+        for retriever in retrievers:
+            for metric in EXAMPLE_COLUMNS:
+                deltas = compare_retrievers(rows, system=f"{retriever}@{other}",
+                                            baseline=f"{retriever}@{args.base}", metric=metric)
+                if len(others) > 1:
+                    if ALL_TASKS in deltas:
+                        table.append({"study": other, "retriever": retriever, "metric": metric,
+                                      f"B - {args.base}": cell(deltas[ALL_TASKS])})
+                    continue
+                table += [{"retriever": retriever, "metric": metric, "target": target,
+                           f"{other} - {args.base}": cell(d)} for target, d in deltas.items()]
+    frame = pd.DataFrame(table)
+    if len(others) > 1:
+        frame = frame.pivot_table(index=["study", "retriever"], columns="metric",
+                                  values=f"B - {args.base}", aggfunc="first").reset_index()
+    print(f"B - A with A = {args.base}; 95% paired bootstrap intervals over shared (target, seed, "
+          f"example); lower is better for {', '.join(sorted(LOWER_IS_BETTER))}\n")
+    print(frame.to_markdown(index=False))
 
 
 if __name__ == "__main__":

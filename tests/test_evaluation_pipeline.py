@@ -83,3 +83,24 @@ def test_scores_per_example_and_m_is_scored_once_for_every_retriever(prepared, m
     # The tiny random M answers the same thing everywhere: the check must say so.
     assert any("of super_glue-cb's inputs: SoftEM cannot show" in w
                for w in evaluation_warnings(prepared, none))
+
+
+def test_a_study_that_logs_no_models_keeps_each_seeds_metrics_in_mlflow(prepared):
+    """``tracking.log_models: false`` (pretend studies): runs and metrics stay, checkpoints do not."""
+    from mlflow import MlflowClient
+
+    settings = prepared.model_copy(deep=True)
+    settings.tracking.log_models = False
+    settings.tracking.experiment = "no-models"
+    pool = upstream.read_pool(settings)
+    seeds = [0, 1]
+    adapt_for_target(settings, pool, target=TARGET, retriever="random", seeds=seeds,
+                     progress=False)
+    summary = track_partition(settings, pool, target=TARGET, retriever="random", progress=False)
+    client = MlflowClient(settings.tracking.tracking_uri)
+    experiment = client.get_experiment_by_name("no-models")
+    seed_runs = client.search_runs([experiment.experiment_id],
+                                   filter_string=f"tags.mlflow.parentRunId = '{summary.parent_run_id}'")
+    assert sorted(int(run.data.tags["seed"]) for run in seed_runs) == seeds
+    assert all("softem" in run.data.metrics and "nll" in run.data.metrics for run in seed_runs)
+    assert client.search_logged_models([experiment.experiment_id]) == []

@@ -4,7 +4,8 @@ One parent run per call (every setting as params), one nested run per query-set 
 conventional names: metrics :data:`~recross.tracking.METRICS` (``softem``, ``em``, ``nll``,
 ``rank_acc``, ``rank_coverage``) plus ``top_share`` / ``changed``, tags
 ``target_task``/``retriever``/``seed``, artifacts retrieved ids, task distribution, predictions,
-the adapted model (registered as ``recross-<target>-<retriever>`` with alias ``seed-<n>``), and
+the adapted model (registered as ``recross-<target>-<retriever>`` with alias ``seed-<n>``; not
+logged under ``tracking.log_models: false``), and
 the datasets R and the test sample. The parent holds the means and the paired deltas
 ``delta_<metric>_vs_<none|random>`` with their interval ends.
 """
@@ -71,7 +72,7 @@ def track_partition(settings: Settings, pool: UpstreamPool, *, target: str, retr
                     run.log_retrieved_ids(retrieved["example_id"].tolist())
                     run.log_task_distribution(task_shares(retrieved["task"].tolist()))
                 item = by_seed[seed]
-                if item.path is not None:
+                if item.path is not None and settings.tracking.log_models:
                     name, alias = registry_name_and_alias(target_task=target,
                                                           retriever=retriever, seed=seed)
                     tracker.log_adapted_model(run, item.path, registered_name=name, alias=alias)

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from recross.config import MiningSettings, Settings
 from recross.data import UpstreamPool
 from recross.io import atomic_write_json, is_complete
@@ -76,12 +78,20 @@ def mine(settings: Settings, pool: UpstreamPool, *, progress: bool = True,
         progress=progress)
 
 
-def train_reranker(settings: Settings, *, progress: bool = True) -> dict[str, Any]:
-    """Train the cross-encoder on the mined pairs; a complete reranker on the same pairs is reused.
-    Returns the stored summary (a JSON mapping: metrics, path, pair counts) plus ``reused``."""
+def training_pairs(settings: Settings) -> pd.DataFrame:
+    """The mined pairs the reranker learns from: the first ``mining.n_tuples`` tuples, and of
+    each its first ``reranker.queries_per_tuple`` queries (a tuple's labels belong to its
+    candidates, so further queries of the same tuple add little at their full cost)."""
     pairs = read_mined(mining_dir(settings), n_tuples=settings.mining.n_tuples)
     if settings.reranker.queries_per_tuple is not None:
         pairs = pairs[pairs.query_index < settings.reranker.queries_per_tuple]
+    return pairs.reset_index(drop=True)
+
+
+def train_reranker(settings: Settings, *, progress: bool = True) -> dict[str, Any]:
+    """Train the cross-encoder on the mined pairs; a complete reranker on the same pairs is reused.
+    Returns the stored summary (a JSON mapping: metrics, path, pair counts) plus ``reused``."""
+    pairs = training_pairs(settings)
     out = reranker_dir(settings)
     signature = {"pairs": len(pairs), "tuples": int(pairs["tuple_id"].nunique()),
                  "settings": settings.reranker.model_dump(mode="json"),
