@@ -10,6 +10,8 @@ sweep): one row per study and retriever, all@mean only, so the candidates read s
         --retrievers sbert,bm25 --config benchmarks/pretend-cpu.yaml
     python benchmarks/compare_studies.py --base pretend-cpu --retrievers random,sbert \
         --other pretend-lr1e-6,pretend-lr6e-6,pretend-lr1e-4 --config benchmarks/pretend-cpu.yaml
+    python benchmarks/compare_studies.py --base pretend-cpu --other pretend-m16k \
+        --other-home .recross-m16k --retrievers none,sbert --config benchmarks/pretend-cpu.yaml
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ from recross.pipeline.comparisons import collect_example_tables
 from recross.pipeline.reporting import collect_evaluations
 
 
-def study_examples(profile: str, config: Path | None, study: str,
-                   retrievers: list[str]) -> pd.DataFrame:
+def study_examples(profile: str, config: Path | None, study: str, retrievers: list[str],
+                   home: Path | None = None) -> pd.DataFrame:
     """The per-example rows of ``retrievers`` in ``study``, retrievers renamed ``name@study``."""
-    settings = load_settings(profile, config, overrides={"study": study})
+    settings = load_settings(profile, config, overrides={
+        "study": study, **({"home": str(home)} if home else {})})
     evaluations = collect_evaluations(settings)
     evaluations = evaluations[evaluations["retriever"].isin(retrievers)]
     rows = collect_example_tables(settings, evaluations)
@@ -55,10 +58,15 @@ def main() -> None:
     parser.add_argument("--retrievers", default="sbert")
     parser.add_argument("--profile", default="small")
     parser.add_argument("--config", type=Path, default=None)
+    parser.add_argument("--other-home", type=Path, default=None,
+                        help="state folder of the --other studies (default: the base's), e.g. "
+                             "a study of another M in its own folder")
     args = parser.parse_args()
     retrievers, others = args.retrievers.split(","), args.other.split(",")
-    rows = pd.concat([study_examples(args.profile, args.config, study, retrievers)
-                      for study in (args.base, *others)], ignore_index=True)
+    rows = pd.concat([study_examples(args.profile, args.config, args.base, retrievers),
+                      *(study_examples(args.profile, args.config, study, retrievers,
+                                       home=args.other_home) for study in others)],
+                     ignore_index=True)
     table = []
     for other in others:
         for retriever in retrievers:

@@ -252,13 +252,15 @@ def run_engine(engine: str, case: Case, *, efs: list[int], max_batches: int, bud
 
 
 def real_vectors(home: Path, dim: int, need: int) -> tuple[np.ndarray, str] | None:
-    """Vectors of a built Edge index of dimension ``dim`` with at least ``need`` points."""
+    """Vectors of a built Edge index of dimension ``dim`` with at least ``need`` points, scored by
+    dot (recall is measured against exact inner-product search; a cosine or L2 collection of the
+    state folder is passed over, not opened under the wrong distance)."""
     from recross.config import IndexSettings
     from recross.index import open_index
     from recross.index.edge import embedded_collections
 
     for collection, manifest in embedded_collections(home).items():
-        if manifest.dimension != dim:
+        if manifest.dimension != dim or manifest.distance != "dot":
             continue
         with open_index(IndexSettings(), collection=collection, dimension=dim,
                         encoder_name=manifest.encoder_name, home=home) as index:
