@@ -103,17 +103,18 @@ def main() -> None:
     settings = load_settings(args.profile, args.config, overrides=overrides)
     started = time.time()
     pool = read_pool(settings)
-    trained = ensure_upstream_model(settings, read_pool(settings, with_user_tasks=False))
-    print(f"[study] M: {'trained' if trained.trained else 'found'} at {trained.out_dir}", flush=True)
+    upstream = ensure_upstream_model(settings, read_pool(settings, with_user_tasks=False))
+    print(f"[study] M: {'trained' if upstream.trained else 'found'} at {upstream.out_dir}",
+          flush=True)
     build_indexes(settings, pool, retrievers)
     tracker = Tracker(settings)
     with OpenIndexes(settings, pool) as indexes:
         if any(r in RERANKED_RETRIEVERS for r in retrievers):
             mined = mine(settings, pool, progress=False, indexes=indexes)
-            trained = train_reranker(settings, progress=True)
+            reranker = train_reranker(settings, progress=True)
             print(f"[study] reranker: {mined.table.tuple_id.nunique()} tuples, "
-                  f"{'reused' if trained['reused'] else 'trained'} at {trained['path']}: "
-                  f"{trained['metrics']}", flush=True)
+                  f"{'reused' if reranker['reused'] else 'trained'} at {reranker['path']}: "
+                  f"{reranker['metrics']}", flush=True)
         for target in targets:
             for retriever in retrievers:
                 step = time.time()
