@@ -35,7 +35,7 @@ import torch
 from recross.config import load_settings
 from recross.evaluation.intervals import paired_bootstrap
 from recross.reranking import build_cross_encoder, read_mined
-from recross.reranking.cross_encoder import fit_cross_encoder, pair_scores, pair_texts
+from recross.reranking.cross_encoder import fit_cross_encoder, pair_scores, pair_texts, win_rate
 
 
 def split_by_task(pairs: pd.DataFrame, *, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -49,11 +49,6 @@ def split_by_task(pairs: pd.DataFrame, *, share: float, seed: int) -> tuple[pd.D
         held.append(task)
     heldout = pairs.query_task.isin(held)
     return pairs[~heldout].reset_index(drop=True), pairs[heldout].reset_index(drop=True)
-
-
-def win_rate(pos: np.ndarray, neg: np.ndarray) -> float:
-    diff = pos[:, None] - neg[None, :]
-    return float(((diff > 0) + 0.5 * (diff == 0)).mean())
 
 
 def accuracy_interval(frame: pd.DataFrame, *, resamples: int) -> tuple[float, float, float]:

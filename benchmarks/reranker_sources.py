@@ -30,6 +30,7 @@ from recross.pipeline.indexes import OpenIndexes
 from recross.pipeline.target_data import make_query_sets
 from recross.pipeline.upstream import read_pool
 from recross.reranking import CrossEncoderScorer, load_cross_encoder
+from recross.reranking.cross_encoder import win_rate
 from recross.retrieval import DenseRetrieval
 
 # The relatives left in the pool for each pretend-target (recross.data.registry.PRETEND_TARGETS,
@@ -49,8 +50,7 @@ def auc(scores: np.ndarray, positive: np.ndarray) -> float:
     pos, neg = scores[positive], scores[~positive]
     if not len(pos) or not len(neg):
         return float("nan")
-    diff = pos[:, None] - neg[None, :]
-    return float(((diff > 0) + 0.5 * (diff == 0)).mean())
+    return win_rate(pos, neg)
 
 
 def main() -> None:

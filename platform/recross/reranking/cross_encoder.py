@@ -284,14 +284,15 @@ def ranking_metrics(frame: pd.DataFrame, scores: np.ndarray) -> dict[str, float]
         pos = group.loc[group.label == 1, "score"].to_numpy()
         neg = group.loc[group.label == 0, "score"].to_numpy()
         if len(pos) and len(neg):
-            wins.append(_win_rate(pos, neg))
+            wins.append(win_rate(pos, neg))
     pos_all = data.loc[data.label == 1, "score"].to_numpy()
     neg_all = data.loc[data.label == 0, "score"].to_numpy()
     return {"pairwise_accuracy": float(np.mean(wins)) if wins else float("nan"),
-            "auc": _win_rate(pos_all, neg_all) if len(pos_all) and len(neg_all) else float("nan")}
+            "auc": win_rate(pos_all, neg_all) if len(pos_all) and len(neg_all) else float("nan")}
 
 
-def _win_rate(pos: np.ndarray, neg: np.ndarray) -> float:
+def win_rate(pos: np.ndarray, neg: np.ndarray) -> float:
+    """Share of (positive, negative) score pairs ranked the right way, ties half: AUC."""
     diff = pos[:, None] - neg[None, :]
     return float(((diff > 0) + 0.5 * (diff == 0)).mean())
 
