@@ -23,14 +23,15 @@ the weights; the output says so). ``levers``: each speed lever against its basel
 process, interleaved (A B A B) so other jobs on a shared machine slow both alike: the reranker's
 runtime, torch threads, pair truncation, LoRA, an allocator (child processes) and the pool's
 encoding order. ``main-job``: the same table for the steps of the last main job (`make run`),
-from the Dagster run storage in DAGSTER_HOME.
+from the Dagster run storage in DAGSTER_HOME; ``--before CLONE`` puts another clone's last main
+job beside it, step by step.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/task_latency.py task --state .recross \\
         --scratch /tmp/recross-latency --target super_glue-cb --sizes 256 512 \\
         --retrievers none sbert recross-dagger bm25 recross --csv latency.csv
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/task_latency.py levers --state .recross \
         --scratch /tmp/recross-latency --size 512 --adapt-examples 32 --encode-examples 2048
-    DAGSTER_HOME=$PWD .venv/bin/python benchmarks/task_latency.py main-job
+    DAGSTER_HOME=$PWD .venv/bin/python benchmarks/task_latency.py main-job [--before CLONE]
 """
 
 from __future__ import annotations
@@ -623,24 +624,58 @@ def main_job_steps(dagster_home: Path) -> list[dict[str, Any]]:
     return steps
 
 
-def main_job_command(args: argparse.Namespace) -> None:
-    steps = main_job_steps(args.dagster_home.resolve())
+def _job_summary(steps: list[dict[str, Any]]) -> tuple[float, float]:
+    """Minutes of step time and minutes from the first step's start to the last one's end
+    (runs side by side make the first larger than the second)."""
     total = sum(s["wall_s"] for s in steps)
     span = max(s["end"] for s in steps) - min(s["start"] for s in steps)
-    print(f"last main job: {len(steps)} steps, {total / 60:.1f} min of step time in "
-          f"{span / 60:.1f} min from the first step's start to the last one's end (CPU seconds "
-          "and FLOPs are not in Dagster's events: '-')")
-    print("| step | partition | status | wall s | share | CPU s | GFLOP | % of peak |")
-    print("|---|---|---|---:|---:|---:|---:|---:|")
-    for s in sorted(steps, key=lambda s: -s["wall_s"]):
-        print(f"| {s['step']} | {s['partition']} | {s['status']} | {s['wall_s']:.0f} | "
-              f"{100 * s['wall_s'] / total:.0f}% | - | - | - |")
+    return total / 60, span / 60
+
+
+def main_job_command(args: argparse.Namespace) -> None:
+    steps = main_job_steps(args.dagster_home.resolve())
+    total, span = _job_summary(steps)
+    print(f"last main job: {len(steps)} steps, {total:.1f} min of step time in {span:.1f} min "
+          "from the first step's start to the last one's end (CPU seconds and FLOPs are not in "
+          "Dagster's events: '-')")
+    if args.before is not None:
+        _print_before_after(main_job_steps(args.before.resolve()), steps)
+    else:
+        print("| step | partition | status | wall s | share | CPU s | GFLOP | % of peak |")
+        print("|---|---|---|---:|---:|---:|---:|---:|")
+        for s in sorted(steps, key=lambda s: -s["wall_s"]):
+            print(f"| {s['step']} | {s['partition']} | {s['status']} | {s['wall_s']:.0f} | "
+                  f"{100 * s['wall_s'] / (total * 60):.0f}% | - | - | - |")
     if args.csv:
         with args.csv.open("w", newline="", encoding="utf-8") as out:
             writer = csv.DictWriter(out, fieldnames=list(steps[0].keys()))
             writer.writeheader()
             writer.writerows(steps)
         print(f"wrote {args.csv}")
+
+
+def _print_before_after(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> None:
+    """Both jobs' steps side by side (a step and partition matched by name), then both totals."""
+    def by_step(steps: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
+        walls: dict[tuple[str, str], float] = {}
+        for s in steps:
+            key = (s["step"], s["partition"])
+            walls[key] = walls.get(key, 0.0) + s["wall_s"]
+        return walls
+
+    old, new = by_step(before), by_step(after)
+    print("| step | partition | before s | after s | after / before |")
+    print("|---|---|---:|---:|---:|")
+    for key in sorted(old.keys() | new.keys(), key=lambda k: -max(old.get(k, 0), new.get(k, 0))):
+        a, b = old.get(key), new.get(key)
+        ratio = f"{b / a:.2f}" if a and b else "-"
+        print(f"| {key[0]} | {key[1]} | {'-' if a is None else f'{a:.0f}'} | "
+              f"{'-' if b is None else f'{b:.0f}'} | {ratio} |")
+    (old_total, old_span), (new_total, new_span) = _job_summary(before), _job_summary(after)
+    print(f"| **step time, min** | | {old_total:.1f} | {new_total:.1f} | "
+          f"{new_total / old_total:.2f} |")
+    print(f"| **first start to last end, min** | | {old_span:.1f} | {new_span:.1f} | "
+          f"{new_span / old_span:.2f} |")
 
 
 def main() -> None:
@@ -704,6 +739,9 @@ def main() -> None:
     job.add_argument("--dagster-home", type=Path,
                      default=Path(os.environ.get("DAGSTER_HOME", ".")))
     job.add_argument("--csv", type=Path, default=None)
+    job.add_argument("--before", type=Path, default=None,
+                     help="another clone's DAGSTER_HOME: its last main job beside this one, "
+                          "step by step")
     job.set_defaults(run=main_job_command)
     args = parser.parse_args()
     args.run(args)

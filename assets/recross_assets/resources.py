@@ -12,6 +12,7 @@ once and MLflow's store once, shares them between its assets, and closes them wh
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -22,6 +23,8 @@ from recross.data import UpstreamPool
 from recross.errors import ConfigError
 from recross.pipeline.indexes import OpenIndexes
 from recross.tracking import Tracker
+
+from recross_assets.cpu_share import run_threads
 
 
 class ProfileResource(dg.ConfigurableResource):
@@ -118,6 +121,17 @@ class RecrossResource(dg.ConfigurableResource):
         return self.profile.settings(**deep_merge(self.qdrant.overrides(),
                                                   self.mlflow.overrides()))
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Give the run's heavy steps their share of the cores (recross_assets.cpu_share)."""
+        from recross.models.device import use_cpu_threads  # torch: imported when a run starts
+
+        if context.instance is None:
+            return
+        tags = context.dagster_run.tags if context.dagster_run is not None else {}
+        threads = run_threads(context.instance, dict(tags))
+        if threads is not None:
+            use_cpu_threads(threads)
+
 
 class IndexResource(dg.ConfigurableResource):
     """The index collections of one run, opened on first use and closed when the run ends."""
@@ -168,3 +182,25 @@ def default_resources(profile: str | None = None, home: str | None = None,
         "indexes": IndexResource(),
         "tracker": TrackerResource(),
     }
+
+
+@dataclass(frozen=True)
+class ResourceRecipe:
+    """A resource's class and field values, from which a worker process builds it again: the
+    main job's worker processes need the caller's resources, which do not pickle themselves."""
+
+    kind: type[dg.ConfigurableResource]
+    fields: dict[str, Any]
+
+    @classmethod
+    def of(cls, resource: dg.ConfigurableResource) -> ResourceRecipe:
+        return cls(type(resource), {name: _recipe_or_value(getattr(resource, name))
+                                    for name in type(resource).model_fields})
+
+    def build(self) -> dg.ConfigurableResource:
+        return self.kind(**{name: value.build() if isinstance(value, ResourceRecipe) else value
+                            for name, value in self.fields.items()})
+
+
+def _recipe_or_value(value: Any) -> Any:
+    return ResourceRecipe.of(value) if isinstance(value, dg.ConfigurableResource) else value

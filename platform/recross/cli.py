@@ -16,6 +16,7 @@ import errno
 import importlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -78,6 +79,8 @@ def cli(ctx: click.Context, profile: str | None, config_file: Path | None, verbo
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     ctx.obj = {"profile": profile, "config_file": config_file}
+    if not sys.stderr.isatty():  # a log: no model-loading bars (worker processes inherit this)
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 @cli.group()

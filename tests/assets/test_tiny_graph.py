@@ -169,3 +169,20 @@ def test_ablate_runs_a_lora_study_through_the_graph_on_the_main_jobs_upstream(
         "tags.seed = '0'")
     params = client.get_run(run.data.tags["mlflow.parentRunId"]).data.params
     assert params["retrieval.retrieved_size"] == "16" and params["adaptation.mode"] == "lora"
+
+
+def test_independent_runs_ran_side_by_side(first_run, dagster_instance):
+    """With two CPU slots, runs that do not read each other's products overlap in time
+    (upstream_model and sbert_index both read only the pool), each in a worker process."""
+    from recross_assets.cpu_share import THREADS_TAG, usable_cores
+
+    if usable_cores() < 2:
+        pytest.skip("one usable core: the main job runs one run at a time")
+    _, lines = first_run
+    assert any("up to 2 at once" in line for line in lines)
+    records = [r for r in dagster_instance.get_run_records()
+               if r.dagster_run.tags.get("recross/main_job") == "true"]
+    assert all(r.dagster_run.tags.get(THREADS_TAG, "").isdigit() for r in records)
+    spans = [(r.start_time, r.end_time) for r in records if r.start_time and r.end_time]
+    assert any(a0 < b1 and b0 < a1 for i, (a0, a1) in enumerate(spans)
+               for b0, b1 in spans[i + 1:])

@@ -171,3 +171,14 @@ def test_a_constant_schedule_needs_warmup_in_steps():
     with pytest.raises(ConfigError, match="warmup_steps"):
         load_settings("tiny", overrides={"upstream_training": {"lr_schedule": "constant"}},
                       environ={})
+
+
+def test_training_to_a_log_prints_step_lines_not_tqdm_redraws(tiny_settings, tiny_pool, tmp_path,
+                                                              capsys):
+    """stderr is not a terminal here (captured), as in `make run > log`: lines with the steps
+    done, the rate and an ETA replace tqdm's carriage-return redraws and the loss dicts."""
+    build_upstream_model(tiny_settings, tiny_pool, out_dir=tmp_path / "m", progress=True)
+    err = capsys.readouterr().err
+    steps = tiny_settings.upstream_training.max_steps
+    assert f"train: {steps}/{steps} steps" in err and "ETA" in err and "loss" in err
+    assert f"/{steps} [" not in err and "{'loss'" not in err  # no tqdm bar, no loss dicts

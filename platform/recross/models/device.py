@@ -25,3 +25,11 @@ def resolve_device(device: str = "auto") -> torch.device:
 def bf16_supported(device: torch.device) -> bool:
     """Mixed precision only where the hardware has native bf16 (Ampere+ GPUs); CPU stays fp32."""
     return device.type == "cuda" and torch.cuda.is_bf16_supported()
+
+
+def use_cpu_threads(threads: int) -> None:
+    """Run torch's CPU ops on ``threads`` threads; ONNX Runtime sessions opened afterwards read
+    the same count (models/onnx_runtime.py), so one budget covers both runtimes."""
+    if threads < 1:
+        raise ConfigError(f"{threads} CPU threads asked for. Fix: ask for 1 or more.")
+    torch.set_num_threads(threads)

@@ -21,11 +21,12 @@ from transformers import (
     Seq2SeqTrainer,
     Seq2SeqTrainingArguments,
 )
-from transformers.trainer_callback import PrinterCallback
+from transformers.trainer_callback import PrinterCallback, TrainerCallback
 
 from recross.models.batching import PairCollator
 from recross.models.device import bf16_supported, resolve_device
 from recross.models.losses import token_loss
+from recross.progress import ProgressLines, interactive
 
 # EncoderDecoderModel warns on every process's first loss that v4.12 changed how it is computed;
 # the small M was built after that change, so the warning says nothing about it.
@@ -113,7 +114,8 @@ def make_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
         "optim": "adamw_torch_fused", "logging_steps": logging_steps, "seed": seed, "data_seed": seed,
         "train_sampling_strategy": sampling,
         "remove_unused_columns": False,
-        "dataloader_num_workers": 0, "report_to": "none", "disable_tqdm": not progress,
+        "dataloader_num_workers": 0, "report_to": "none",
+        "disable_tqdm": not progress or not interactive(),
         "use_cpu": target.type == "cpu", "bf16": bf16_supported(target),
         "save_strategy": "steps" if save_steps else "no", "save_steps": save_steps or 500,
         "save_total_limit": 2, "save_only_model": False}
@@ -121,9 +123,32 @@ def make_trainer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
     trainer = LossTrainer(model=model, args=Seq2SeqTrainingArguments(**args),
                           train_dataset=dataset, data_collator=PairCollator(tokenizer.pad_token_id),
                           processing_class=tokenizer, label_smoothing=label_smoothing)
-    if not progress:
-        trainer.remove_callback(PrinterCallback)  # quiet: the log is returned, not printed
+    if not progress or not interactive():
+        trainer.remove_callback(PrinterCallback)  # the log is returned (and lined below)
+    if progress and not interactive():
+        trainer.add_callback(StepLines())
     return trainer
+
+
+class StepLines(TrainerCallback):
+    """Instead of tqdm's redraws on a stream that is not a terminal: a line every 30 s with the
+    steps done, steps/s, an ETA and the last logged loss."""
+
+    def __init__(self) -> None:
+        self.lines: ProgressLines | None = None
+        self.loss = ""
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.lines = ProgressLines("train", state.max_steps, "steps", done=state.global_step)
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None,
+               **kwargs: Any) -> None:
+        if logs and "loss" in logs:
+            self.loss = f"loss {float(logs['loss']):.3f}"
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.lines is not None:
+            self.lines.update(state.global_step, self.loss)
 
 
 def loss_log(trainer: Seq2SeqTrainer) -> list[dict[str, float]]:
