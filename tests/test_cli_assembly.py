@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -25,3 +26,15 @@ def test_importing_the_cli_does_not_import_dagster():
     probe = ("import sys, recross.cli; "
              "sys.exit(1 if any(m.split('.')[0] == 'dagster' for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", probe], check=False, timeout=60).returncode == 0
+
+
+def test_output_to_a_log_turns_off_library_progress_bars(monkeypatch):
+    """Not a terminal (here: CliRunner's captured stderr): the libraries' own bars (model
+    loading, artifact downloads) would fill the log with redraws, for this process and the
+    worker processes it starts."""
+    for name in ("HF_HUB_DISABLE_PROGRESS_BARS", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(cli, ["data", "info", "--help"])  # the group's callback runs
+    assert result.exit_code == 0, result.output
+    assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+    assert os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "false"

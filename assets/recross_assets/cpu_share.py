@@ -1,10 +1,10 @@
 """How many CPU-heavy steps run at once, and how many threads each one gets.
 
-The instance's ``recross_cpu_heavy`` pool sets the first (dagster.yaml: 2 slots); each heavy
-step then runs torch on an equal share of the cores, so two steps never put four threads on two
-cores (on a loaded machine a two-thread team waits for its second thread at every op). The main
-job knows better: it tags each run with the cores it may use (``THREADS_TAG``), all of them for
-a run that runs alone.
+The instance's ``recross_cpu_heavy`` pool sets the first (dagster.yaml); each heavy step then
+runs torch on an equal share of the cores, so two steps never put four threads on two cores (on
+a loaded machine a two-thread team waits for its second thread at every op). The main job knows
+better: it tags each run with the cores it may use (``THREADS_TAG``), all of them for a run that
+runs alone.
 """
 
 from __future__ import annotations

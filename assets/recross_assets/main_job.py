@@ -1,10 +1,11 @@
 """The main job: materialize the whole asset graph for the chosen targets and every retriever.
 
-It runs through Dagster (``materialize`` against the persistent instance in DAGSTER_HOME, as many
-runs side by side as the instance's CPU pool has slots, each in a worker process:
-:mod:`recross_assets.run_plan`), so what it makes shows up in the Dagster UI. Asset partitions
-already materialized are skipped, which makes a second run fast; a killed run resumes inside each
-step (the library writes every product atomically and skips what is complete).
+It runs through Dagster (``materialize`` against the persistent instance in DAGSTER_HOME: one
+run at a time in this process, or as many side by side in worker processes as the instance's
+CPU pool has slots, :mod:`recross_assets.run_plan`), so what it makes shows up in the Dagster
+UI. Asset partitions already materialized are skipped, which makes a second run fast; a killed
+run resumes inside each step (the library writes every product atomically and skips what is
+complete).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class EventLog:
     path: Path
 
     def append(self, instance: dg.DagsterInstance, run_id: str) -> str | None:
-        """Write the run's events; returns the first error's message (None: no error)."""
+        """Write the run's events; returns the first error's root cause (None: no error)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         first_error = None
         with self.path.open("a", encoding="utf-8") as out:
@@ -77,6 +78,8 @@ class EventLog:
                 error = getattr(data, "error", None)
                 if error is not None:
                     out.write(error.to_string())
+                    while error.cause is not None:  # Dagster's wrapper -> the step's own error
+                        error = error.cause
                     first_error = first_error or error.message.strip()
         return first_error
 
@@ -181,7 +184,7 @@ def _materialize_in_worker(instance_ref: InstanceRef, recipes: dict[str, Resourc
 
 
 def job_workers(instance: dg.DagsterInstance) -> int:
-    """Runs side by side: the CPU pool's slots (dagster.yaml: 2) on a persistent instance, which
+    """Runs side by side: the CPU pool's slots (dagster.yaml: 1) on a persistent instance, which
     worker processes can reopen; one, in this process, otherwise."""
     slots = cpu_slots(instance)
     return min(slots, usable_cores()) if slots and instance.is_persistent else 1

@@ -1,11 +1,10 @@
 """The order of the main job's Dagster runs, and how many run at once.
 
-On a CPU one heavy step (M's training, an index encoding, an adaptation) uses a second core
-badly: M's training took 3.6 s a step on two threads and 3.8 CPU-s on one. So the main job
-runs as many Dagster runs side by side as the instance's CPU pool has slots (dagster.yaml: 2),
-each on its share of the cores (:mod:`recross_assets.cpu_share`), in dependency order: a run
-starts once the runs that make its inputs have succeeded, and never while another run holds
-an Edge collection it opens (Edge allows one process per collection).
+The main job runs as many Dagster runs side by side as the instance's CPU pool has slots, each
+on its share of the cores (:mod:`recross_assets.cpu_share`), in dependency order: a run starts
+once the runs that make its inputs have succeeded, and never while another run holds an Edge
+collection it opens (Edge allows one process per collection). With one slot (dagster.yaml) it
+is a plain loop in plan order; two slots measured no faster on 2 cores (dagster.yaml says why).
 """
 
 from __future__ import annotations

@@ -79,8 +79,9 @@ def cli(ctx: click.Context, profile: str | None, config_file: Path | None, verbo
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     ctx.obj = {"profile": profile, "config_file": config_file}
-    if not sys.stderr.isatty():  # a log: no model-loading bars (worker processes inherit this)
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if not sys.stderr.isatty():  # a log: no model-loading or artifact-download bars (worker
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # processes inherit these)
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 @cli.group()

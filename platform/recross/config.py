@@ -451,9 +451,10 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
         "index": {"upsert_batch_size": 64},
     },
     # Sized for `make run` on 2 CPU cores (train M, encode the pool twice, mine, train the
-    # reranker, one target x five retrievers x two query sets): 70 min measured. The pool keeps 500
-    # examples per task (17,000 of 118,000): M's encoder does ~46 examples/s and MiniLM ~31/s
-    # here (benchmarks/encode_bench.py), so the whole pool would take ~1.7 h to index twice.
+    # reranker, one target x five retrievers x two query sets): 31.5 min measured from a fresh
+    # clone on free cores (2026-11-30). The pool keeps 500 examples per task (17,000 of
+    # 118,000): M's encoder and MiniLM index ~50 examples/s each here inside the job, so the
+    # whole pool would take ~80 min to index twice.
     "small": {
         "targets": ["super_glue-cb"],
         "index": {"upstream_distance": "cosine"},

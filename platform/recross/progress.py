@@ -18,11 +18,25 @@ from tqdm.auto import tqdm
 LOG_INTERVAL_S = 30.0
 
 
+class _Lines:
+    """tqdm redraws a bar with a carriage return; a log wants each update as a line of its own,
+    whole, so that two processes writing to one log never glue their updates together."""
+
+    def write(self, text: str) -> None:
+        text = text.replace("\r", "").rstrip()
+        if text:
+            sys.stderr.write(text + "\n")
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def progress_bar(iterable: Iterable[Any] | None = None, *, enabled: bool, **kwargs: Any) -> tqdm:
     """A tqdm bar on stderr, silent when ``enabled`` is false."""
-    interactive = sys.stderr.isatty()
-    return tqdm(iterable, disable=not enabled, mininterval=0.1 if interactive else LOG_INTERVAL_S,
-                **kwargs)
+    if interactive():
+        return tqdm(iterable, disable=not enabled, mininterval=0.1, **kwargs)
+    return tqdm(iterable, disable=not enabled, mininterval=LOG_INTERVAL_S, file=_Lines(),
+                ascii=True, **kwargs)
 
 
 def interactive() -> bool:

@@ -43,8 +43,8 @@ def tiny_resources(tiny_platform_settings: Settings) -> dict[str, object]:
 def dagster_instance(platform_home: Path):
     folder = platform_home / "dagster"
     folder.mkdir(exist_ok=True)
-    # the repo's dagster.yaml pool: two heavy steps at once, so the main job's worker processes
-    # and its run plan are what the graph tests exercise
+    # two heavy steps at once (the repo's dagster.yaml has one), so the graph tests exercise
+    # the main job's worker processes and its run plan; one slot is the plain in-process loop
     with dg.instance_for_test(temp_dir=str(folder), overrides={
             "concurrency": {"pools": {"default_limit": 2, "granularity": "op"}}}) as instance:
         yield instance

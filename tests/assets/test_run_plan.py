@@ -3,6 +3,7 @@ time, stopping after a failure; and the plan the main job makes of the asset gra
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -164,3 +165,40 @@ def test_the_main_job_plan_overlaps_what_does_not_depend(tmp_path, tiny_platform
                                          cb + "none"}
     assert runs[cb + "hybrid"].holds == {"hybrid_index", "upstream_index"}
     assert waits_for("report") == set(runs) - {"report"}
+
+
+def test_a_failed_run_stops_the_job_and_names_its_events(tmp_path, data_dir):
+    """M cannot load: its run fails in a worker process, the run beside it (the SBERT index)
+    finishes, nothing that reads M starts, and the error names the run and the event log."""
+    from recross.config import load_settings
+    from recross.errors import RecrossError
+    from recross_assets.main_job import run_main_job
+    from recross_assets.resources import (
+        IndexResource,
+        MlflowResource,
+        ProfileResource,
+        QdrantResource,
+        RecrossResource,
+        TrackerResource,
+    )
+
+    broken = {"models": {"upstream_model": str(tmp_path / "no-such-model")}}
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    settings = load_settings("tiny", overrides={"home": str(tmp_path / "home"), **broken,
+                                                "data": {"data_dir": str(data_dir)}})
+    resources = {"recross": RecrossResource(
+        profile=ProfileResource(profile="tiny", home=str(tmp_path / "home"),
+                                overrides=json.dumps(broken)),
+        qdrant=QdrantResource(), mlflow=MlflowResource(tracking_uri=tracking)),
+        "indexes": IndexResource(), "tracker": TrackerResource()}
+    lines: list[str] = []
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster"), overrides={
+            "concurrency": {"pools": {"default_limit": 2}}}) as instance:
+        with pytest.raises(RecrossError, match=r"upstream_model failed \(Dagster run") as error:
+            run_main_job(settings, instance=instance, resources=resources, echo=lines.append,
+                         retrievers=["none", "sbert"])
+        assert "main-job-" in str(error.value) and "no-such-model" in str(error.value)
+        assert instance.get_materialized_partitions(dg.AssetKey("sbert_index"))
+        assert not instance.get_materialized_partitions(dg.AssetKey("query_sets"))
+    assert not any("upstream_index" in line for line in lines)

@@ -9,6 +9,7 @@ downstream depend on all partitions.
 """
 
 import time
+import warnings
 from collections.abc import Callable
 
 import dagster as dg
@@ -23,6 +24,9 @@ from recross_assets.partitions import UPSTREAM_TASKS
 from recross_assets.resources import IndexResource, RecrossResource
 
 INDEX_PLAN = current_index_build_plan()  # serial on Edge / local mode, parallel on a server
+# Dagster calls `backfill_policy` beta and says so at every import of this module: once per
+# process, i.e. once per worker of the main job. The policy is what the pool and indexes need.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy` of function `asset`")
 
 
 def on_all_partitions(*assets: dg.AssetsDefinition) -> list[dg.AssetDep]:
