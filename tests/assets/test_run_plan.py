@@ -173,24 +173,12 @@ def test_a_failed_run_stops_the_job_and_names_its_events(tmp_path, data_dir):
     from recross.config import load_settings
     from recross.errors import RecrossError
     from recross_assets.main_job import run_main_job
-    from recross_assets.resources import (
-        IndexResource,
-        MlflowResource,
-        ProfileResource,
-        QdrantResource,
-        RecrossResource,
-        TrackerResource,
-    )
 
     broken = {"models": {"upstream_model": str(tmp_path / "no-such-model")}}
-    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    settings = load_settings("tiny", overrides={"home": str(tmp_path / "home"), **broken,
+    home = str(tmp_path / "home")  # MLflow's sqlite store too
+    settings = load_settings("tiny", overrides={"home": home, **broken,
                                                 "data": {"data_dir": str(data_dir)}})
-    resources = {"recross": RecrossResource(
-        profile=ProfileResource(profile="tiny", home=str(tmp_path / "home"),
-                                overrides=json.dumps(broken)),
-        qdrant=QdrantResource(), mlflow=MlflowResource(tracking_uri=tracking)),
-        "indexes": IndexResource(), "tracker": TrackerResource()}
+    resources = default_resources(profile="tiny", home=home, overrides=json.dumps(broken))
     lines: list[str] = []
     (tmp_path / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster"), overrides={
