@@ -356,3 +356,17 @@ def test_served_model_answers_as_the_evaluation_scored_it(
                                   num_beams=1, max_new_tokens=64, batch_size=16,
                                   max_input_length=512, progress=False)
     assert scored != default_generation, "pick settings whose answers differ from the defaults"
+
+
+def test_opening_a_store_leaves_the_next_settings_on_their_own_store(tmp_path, monkeypatch):
+    """MLflow writes its URI into MLFLOW_TRACKING_URI, which load_settings reads above a config
+    file: a study loaded after another store was opened in this process tracked into that one."""
+    from recross.tracking import Tracker
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    first = load_settings("tiny", overrides={"home": str(tmp_path / "a")}, environ={})
+    Tracker(first)
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    config = tmp_path / "study.yaml"
+    config.write_text(f"tracking:\n  tracking_uri: sqlite:///{tmp_path / 'b.db'}\n")
+    assert load_settings("tiny", config).tracking.tracking_uri == f"sqlite:///{tmp_path / 'b.db'}"

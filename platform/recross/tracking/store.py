@@ -81,8 +81,16 @@ def open_store(uri: str, secrets: Sequence[str]) -> MlflowClient:
                 "writable sqlite:///<path> or an MLflow server URL.") from None
     elif is_server(uri) and not uri.startswith("databricks"):
         _check_server(uri, shown)
+    # MLflow also writes the URI into os.environ["MLFLOW_TRACKING_URI"], which load_settings
+    # reads above a config file: the next settings loaded in this process (a study, a test)
+    # would silently track into this store. Keep the environment as the user set it.
+    before = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
     return guarded(uri, secrets, "open the store", lambda: MlflowClient(uri, registry_uri=uri))
 
 
