@@ -1,10 +1,10 @@
 """How many CPU-heavy steps run at once, and how many threads each one gets.
 
-The instance's ``recross_cpu_heavy`` pool sets the first (dagster.yaml); each heavy step then
-runs torch on an equal share of the cores, so two steps never put four threads on two cores (on
-a loaded machine a two-thread team waits for its second thread at every op). The main job knows
-better: it tags each run with the cores it may use (``THREADS_TAG``), all of them for a run that
-runs alone.
+The instance's ``recross_cpu_heavy`` pool sets the first (dagster.yaml). With several slots each
+heavy step runs torch on an equal share of the cores, so two steps never put four threads on two
+cores (on a loaded machine a two-thread team waits for its second thread at every op); with one,
+torch keeps its own default. The main job's worker processes know better: each run is tagged
+with the cores it may use (``THREADS_TAG``), all of them for a run that runs alone.
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ def cpu_slots(instance: dg.DagsterInstance) -> int | None:
 
 
 def threads_per_step(instance: dg.DagsterInstance) -> int | None:
-    """The cores divided among the pool's slots (at least one); None: leave torch's default."""
+    """The cores divided among the pool's slots (at least one). None, torch's own default (its
+    count of physical cores), for one slot or no limit: nothing to share then."""
     slots = cpu_slots(instance)
-    return max(1, usable_cores() // slots) if slots else None
+    return max(1, usable_cores() // slots) if slots and slots > 1 else None
 
 
 def run_threads(instance: dg.DagsterInstance, tags: dict[str, str]) -> int | None:

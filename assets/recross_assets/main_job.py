@@ -165,11 +165,13 @@ def _collections(assets: Sequence[dg.AssetsDefinition | dg.AssetKey]) -> frozens
 
 
 def materialize_run(instance: dg.DagsterInstance, resources: dict[str, object],
-                    run: PlannedRun, threads: int) -> RunOutcome:
-    """One planned run through Dagster, in this process, its torch on ``threads`` threads."""
+                    run: PlannedRun, threads: int | None) -> RunOutcome:
+    """One planned run through Dagster, in this process, its torch on ``threads`` threads
+    (None: as the CPU pool says, torch's default for one slot)."""
+    thread_tag = {THREADS_TAG: str(threads)} if threads is not None else {}
     result = dg.materialize(ALL_ASSETS, selection=list(run.assets), instance=instance,
                             resources=resources, partition_key=run.partition,
-                            tags={"recross/main_job": "true", THREADS_TAG: str(threads),
+                            tags={"recross/main_job": "true", **thread_tag,
                                   **partition_range_tags(run.partitions)},
                             raise_on_error=False, run_config=QUIET_CONSOLE)
     return RunOutcome(result.run_id, result.success)
@@ -198,7 +200,7 @@ def run_starter(instance: dg.DagsterInstance, resources: dict[str, object], work
     if workers == 1:
         def here(run: PlannedRun, sharing: int) -> Future[RunOutcome]:
             future: Future[RunOutcome] = Future()
-            future.set_result(materialize_run(instance, resources, run, usable_cores()))
+            future.set_result(materialize_run(instance, resources, run, None))
             return future
 
         yield here

@@ -121,7 +121,7 @@ def test_the_cpu_pool_sets_the_workers_and_each_ones_threads(tmp_path):
         assert run_threads(instance, {THREADS_TAG: "3"}) == 3  # the main job's own count wins
         instance.event_log_storage.set_concurrency_slots(CPU_POOL, 1)  # the UI's own limit wins
         assert cpu_slots(instance) == 1 and job_workers(instance) == 1
-        assert threads_per_step(instance) == usable_cores()
+        assert threads_per_step(instance) is None  # one slot: torch's default (physical cores)
     with dg.DagsterInstance.ephemeral() as instance:  # no limit, no process can reopen it
         assert threads_per_step(instance) is None and job_workers(instance) == 1
 
